@@ -1,0 +1,173 @@
+/**
+ * What the two command-line programs share: argument parsing, exit codes,
+ * and turning errors into one line for a person.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { IncompleteReadError, NoProgressError } from "./recv_all.ts";
+import { NetError } from "./net.ts";
+import { exit } from "./runtime/deno.ts";
+
+/** Exit statuses, as the README's table documents them. */
+export const EXIT = {
+  /** The exchange (or shutdown) completed. */
+  OK: 0,
+  /** A network or protocol failure: refused, timeout, short reply... */
+  FAILURE: 1,
+  /** The command line was wrong. */
+  USAGE: 2,
+  /** Interrupted: a second signal during shutdown, or Ctrl-C. */
+  INTERRUPTED: 130,
+} as const;
+
+/** The command line is wrong; the message says how. */
+export class UsageError extends Error {
+  /**
+   * @param message What is wrong with the command line.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses `argv` strictly: unknown flags and missing values are usage errors.
+ *
+ * @param argv The arguments.
+ * @param options The flags, as `node:util` `parseArgs` takes them.
+ * @param maxPositionals How many positional arguments are allowed.
+ * @returns The flag values and positionals.
+ */
+export function parseCommandLine<T extends Options>(
+  argv: string[],
+  options: T,
+  maxPositionals: number,
+): { values: ReturnType<typeof parseArgs<{ options: T }>>["values"]; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split("\n")[0]);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(
+      `unexpected argument '${parsed.positionals[maxPositionals]}'`,
+    );
+  }
+  return parsed as ReturnType<typeof parseCommandLine<T>>;
+}
+
+/**
+ * Parses a port number, 0 to 65535.
+ *
+ * @param text The flag's value.
+ * @returns The port.
+ * @throws {UsageError} If it is not a port.
+ */
+export function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port <= 65535)) {
+    throw new UsageError(`-p takes a port from 0 to 65535, got '${text}'`);
+  }
+  return port;
+}
+
+/**
+ * Parses a positive number of seconds into milliseconds.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @returns Milliseconds.
+ * @throws {UsageError} If it is not a positive number.
+ */
+export function parseSeconds(flag: string, text: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0 && seconds <= 2_147_483)) {
+    throw new UsageError(
+      `--${flag} takes a number of seconds above 0, got '${text}'`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+/**
+ * Parses a whole number of at least 1.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @returns The number.
+ * @throws {UsageError} If it is not a whole number of at least 1.
+ */
+export function parseCount(flag: string, text: string): number {
+  const count = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(count >= 1 && Number.isSafeInteger(count))) {
+    throw new UsageError(`--${flag} takes a whole number of at least 1, got '${text}'`);
+  }
+  return count;
+}
+
+/**
+ * Shows bytes as Python 2 shows a `str`: quoted, with every byte that is not
+ * printable ASCII escaped, so a peer cannot write control characters to the
+ * operator's terminal.
+ *
+ * @param bytes The bytes.
+ * @returns The quoted text, e.g. `'Hi there, server'`.
+ */
+export function repr(bytes: Uint8Array): string {
+  const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
+  let out = quote;
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    if (c === quote || c === "\\") out += "\\" + c;
+    else if (c === "\n") out += "\\n";
+    else if (c === "\r") out += "\\r";
+    else if (c === "\t") out += "\\t";
+    else if (b < 0x20 || b > 0x7e) out += "\\x" + b.toString(16).padStart(2, "0");
+    else out += c;
+  }
+  return out + quote;
+}
+
+/** Errors a user can cause or meet, which get one line and no stack trace. */
+function isExpected(err: unknown): err is Error {
+  return err instanceof NetError || err instanceof IncompleteReadError ||
+    err instanceof NoProgressError ||
+    (err instanceof DOMException && err.name === "TimeoutError");
+}
+
+/**
+ * Runs a program's `main`, then exits with its status. Usage errors print
+ * the usage and exit 2; expected failures print one line and exit 1.
+ *
+ * @param name The program's name, prefixed to error lines.
+ * @param usage The usage text.
+ * @param main The program.
+ */
+export async function run(
+  name: string,
+  usage: string,
+  main: () => Promise<number>,
+): Promise<never> {
+  let code: number;
+  try {
+    code = await main();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${name}: ${err.message}\n${usage}`);
+      code = EXIT.USAGE;
+    } else if (isExpected(err)) {
+      console.error(`${name}: ${err.message}`);
+      code = EXIT.FAILURE;
+    } else {
+      console.error(`${name}: unexpected error, please report it:`, err);
+      code = EXIT.FAILURE;
+    }
+  }
+  exit(code);
+}

@@ -1,0 +1,165 @@
+// Test helpers: run the command-line programs as the runtime under test runs
+// them, and drive raw sockets against a server.
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { type Conn, connect, recvAll, sendAll } from "../mod.ts";
+
+const ROOT = new URL("..", import.meta.url);
+const onDeno = "Deno" in globalThis;
+
+/** The command that runs `server` or `client` on this runtime. */
+export function programCommand(program: "server" | "client", flags: string[] = []): string[] {
+  return onDeno
+    ? [process.execPath, "run", "--allow-net", ...flags, new URL(`${program}.ts`, ROOT).pathname]
+    : [process.execPath, new URL(`bin/${program}.js`, ROOT).pathname];
+}
+
+/** A running program, its output split into lines. */
+export class Program {
+  readonly child: ChildProcess;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  #waiters: (() => void)[] = [];
+
+  constructor(command: string[], args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(command[0], [...command.slice(1), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
+    this.#collect(this.child.stdout!, this.stdout);
+    this.#collect(this.child.stderr!, this.stderr);
+    this.exited = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
+    this.exited.then(() => this.#notify());
+  }
+
+  #collect(stream: NodeJS.ReadableStream, into: string[]): void {
+    let rest = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      into.push(...lines);
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+
+  /** Waits (at most `ms`) for a stdout line matching `pattern`; resolves
+   * to the match, whose `input` is the whole line. */
+  async waitForLine(pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let exited = false;
+    this.exited.then(() => (exited = true));
+    while (true) {
+      for (const line of this.stdout) {
+        const match = line.match(pattern);
+        if (match) return match;
+      }
+      if (exited || Date.now() > deadline) {
+        throw new Error(
+          `no line matching ${pattern} in stdout:\n${this.stdout.join("\n")}\n` +
+            `stderr:\n${this.stderr.join("\n")}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  /** Sends a signal. (Deno's `child.kill()` makes a clean exit look like
+   * death by that signal; `process.kill()` does not.) */
+  signal(signal: NodeJS.Signals): void {
+    try {
+      process.kill(this.child.pid!, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Sends a signal and waits (at most `ms`) for the exit status. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", ms = 10_000): Promise<number | null> {
+    this.signal(signal);
+    const timer = setTimeout(() => this.signal("SIGKILL"), ms);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs a program to the end (at most `ms`). */
+export async function runProgram(
+  program: "server" | "client",
+  args: string[],
+  ms = 20_000,
+): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
+  const p = new Program(programCommand(program), args);
+  const timer = setTimeout(() => p.signal("SIGKILL"), ms);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, stdout: p.stdout, stderr: p.stderr };
+}
+
+/** Starts the server CLI on a free port and waits until it listens. */
+export async function startServer(
+  args: string[] = [],
+): Promise<{ server: Program; port: number }> {
+  const server = new Program(programCommand("server"), ["-p", "0", ...args]);
+  const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+  return { server, port: Number(port) };
+}
+
+export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+/** Connects a raw socket to 127.0.0.1:port. */
+export function dial(port: number): Promise<Conn> {
+  return connect({ hostname: "127.0.0.1", port });
+}
+
+/** Sends `bytes` in pieces of `piece` bytes, with a pause between them. */
+export async function sendSlowly(
+  conn: Conn,
+  bytes: Uint8Array,
+  piece = 1,
+  pauseMs = 2,
+): Promise<void> {
+  for (let at = 0; at < bytes.length; at += piece) {
+    await sendAll(conn, bytes.subarray(at, at + piece));
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
+/** Reads until EOF (at most `limit` bytes), as a peer sees the server's
+ * answer. Resolves to what was read, or rejects on reset. */
+export async function readToEnd(conn: Conn, limit = 1024): Promise<Uint8Array> {
+  const buffer = new Uint8Array(limit);
+  let filled = 0;
+  while (filled < limit) {
+    const n = await conn.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return buffer.slice(0, filled);
+}
+
+/** One exchange over a raw socket: send `message`, read the 16-octet reply. */
+export async function exchange(
+  port: number,
+  message = encode("Hi there, server"),
+): Promise<string> {
+  const conn = await dial(port);
+  try {
+    await sendAll(conn, message);
+    return decode(await recvAll(conn, 16));
+  } finally {
+    conn.close();
+  }
+}
