@@ -1,0 +1,110 @@
+// The server's command line under signals, a low file-descriptor limit, and
+// JSON logs, as a real process.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type Conn, NetError, sendAll } from "../mod.ts";
+import {
+  decode,
+  dial,
+  encode,
+  exchange,
+  Program,
+  programCommand,
+  readToEnd,
+  startServer,
+} from "./helpers.ts";
+
+const MESSAGE = encode("Hi there, server");
+
+test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exits 0", async () => {
+  const { server, port } = await startServer(["--grace", "5"]);
+  const halves = await Promise.all(Array.from({ length: 4 }, () => dial(port)));
+  for (const conn of halves) await sendAll(conn, MESSAGE.subarray(0, 8));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // Let it accept them.
+  server.signal("SIGTERM");
+  await server.waitForLine(/^SIGTERM: shutting down; 4 open connections have 5 s to finish$/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await assert.rejects(dial(port), (err) => err instanceof NetError && err.code === "ECONNREFUSED");
+  const replies = await Promise.all(halves.map(async (conn) => {
+    await sendAll(conn, MESSAGE.subarray(8));
+    const reply = decode(await readToEnd(conn));
+    conn.close();
+    return reply;
+  }));
+  assert.deepEqual(replies, Array(4).fill("Farewell, client"));
+  assert.equal(await server.exited, 0);
+  assert.equal(server.stdout.at(-1), "Stopped: 4 served, 0 failed, 0 timed out");
+  assert.deepEqual(server.stderr, []);
+});
+
+test("server exits 130 at once on a second signal during shutdown", async () => {
+  const { server, port } = await startServer(["--grace", "30"]);
+  const stuck = await dial(port);
+  await sendAll(stuck, MESSAGE.subarray(0, 3));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  server.signal("SIGINT");
+  await server.waitForLine(/^SIGINT: shutting down; 1 open connections/);
+  const started = Date.now();
+  server.signal("SIGINT");
+  assert.equal(await server.exited, 130);
+  assert(Date.now() - started < 5000, "did not wait for the grace period");
+  stuck.close();
+});
+
+test("server --log json prints one JSON object per line with time, event, peer, bytes, error", async () => {
+  const { server, port } = await (async () => {
+    const server = new Program(programCommand("server"), ["-p", "0", "--log", "json"]);
+    const match = await server.waitForLine(/"event":"listening"/);
+    return { server, port: Number(JSON.parse(match.input!).addr.split(":")[1]) };
+  })();
+  const quitter = await dial(port);
+  await sendAll(quitter, MESSAGE.subarray(0, 5));
+  quitter.close();
+  await server.waitForLine(/"event":"failed"/);
+  assert.equal(await exchange(port), "Farewell, client");
+  await server.waitForLine(/"event":"replied"/);
+  assert.equal(await server.stop(), 0);
+  const events = server.stdout.map((line) => JSON.parse(line));
+  for (const e of events) assert.match(e.time, /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual(events.map((e) => e.event), [
+    "listening",
+    "accepted",
+    "failed",
+    "accepted",
+    "message",
+    "replied",
+    "shutdown",
+    "stopped",
+  ]);
+  const failed = events[2];
+  assert.equal(failed.bytes, 5);
+  assert.equal(failed.expected, 16);
+  assert.equal(failed.error, "socket closed 5 bytes into a 16-byte message");
+  assert.match(failed.peer, /^127\.0\.0\.1:\d+$/);
+  assert.equal(events[4].message, "Hi there, server");
+  assert.deepEqual(events.at(-1), { ...events.at(-1), served: 1, failed: 1, timedOut: 0 });
+});
+
+test("server survives EMFILE under a low fd limit: logs once, backs off, serves again", async () => {
+  const [command, ...args] = programCommand("server");
+  const quoted = [command, ...args, "-p", "0", "-q"].map((a) => `'${a}'`).join(" ");
+  // A limit the runtime can start under, that a few dozen sockets exhaust.
+  const server = new Program(["sh", "-c", `ulimit -n 64 && exec ${quoted}`], []);
+  const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+  const held: Conn[] = [];
+  try {
+    for (let i = 0; i < 80; i++) held.push(await dial(Number(port)));
+    await server.waitForLine(/^Accept failed: .*; retrying with back-off up to 1 s$/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(
+      server.stdout.filter((l) => l.startsWith("Accept failed")).length,
+      1,
+      "one line per episode, not one per retry",
+    );
+  } finally {
+    for (const conn of held) conn.close();
+  }
+  assert.equal(await exchange(Number(port)), "Farewell, client");
+  assert.equal(await server.stop(), 0);
+  assert.deepEqual(server.stderr, []);
+});

@@ -1,0 +1,244 @@
+// serve() against bad peers: early EOF, reset, floods, idlers, the read
+// deadline, the connection cap, and graceful shutdown, over real sockets.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import {
+  IncompleteReadError,
+  NetError,
+  sendAll,
+  serve,
+  type ServeOptions,
+  type ServerEvent,
+} from "../mod.ts";
+import { decode, dial, encode, exchange, readToEnd, sendSlowly } from "./helpers.ts";
+
+const MESSAGE = encode("Hi there, server");
+
+/** A server on a free port that records its events. */
+async function recorded(options: ServeOptions = {}) {
+  const events: ServerEvent[] = [];
+  const server = await serve({ port: 0, onEvent: (e) => events.push(e), ...options });
+  return { server, events, port: server.addr.port };
+}
+
+/** Waits (at most `ms`) until `check()` is true. */
+async function until(
+  check: () => boolean,
+  what: string | (() => string),
+  ms = 5000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      assert.fail(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test("serve() logs a peer that leaves mid-message as IncompleteReadError and keeps serving", async () => {
+  const { server, events, port } = await recorded();
+  const quitter = await dial(port);
+  await sendAll(quitter, MESSAGE.subarray(0, 5));
+  quitter.close();
+  await until(() => server.stats.failed === 1, "the failure");
+  const failed = events.find((e) => e.type === "failed");
+  assert(failed?.type === "failed");
+  assert(failed.error instanceof IncompleteReadError);
+  assert.equal(failed.bytes, 5);
+  assert.equal(await exchange(port), "Farewell, client");
+  assert.deepEqual(await server.shutdown(), { served: 1, failed: 1, timedOut: 0, open: 0 });
+});
+
+test("serve() survives a peer that resets the connection (SO_LINGER 0)", async () => {
+  const { server, events, port } = await recorded();
+  // Node and Deno cannot send RST on demand; Python can.
+  const python = spawn("python3", [
+    "-c",
+    "import socket, struct, sys, time\n" +
+    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+    "s.sendall(b'Hi th')\n" +
+    "time.sleep(0.2)\n" + // Reset after the accept: before it, the kernel drops it.
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+    "s.close()\n",
+    String(port),
+  ]);
+  assert.equal(await new Promise((resolve) => python.on("close", resolve)), 0);
+  await until(
+    () => server.stats.failed === 1,
+    () => "the reset to be seen: " + JSON.stringify([events, server.stats]),
+  );
+  const failed = events.find((e) => e.type === "failed");
+  assert(failed?.type === "failed");
+  assert(failed.error instanceof NetError, String(failed.error));
+  assert.equal(failed.error.code, "ECONNRESET");
+  assert.equal(failed.bytes, 5);
+  assert.equal(await exchange(port), "Farewell, client");
+  await server.shutdown();
+});
+
+test("serve() answers the first 16 octets of a 1 MiB flood and ignores the rest", async () => {
+  const { server, port } = await recorded();
+  const conn = await dial(port);
+  const flood = new Uint8Array(1 << 20).fill(0x41);
+  flood.set(MESSAGE);
+  const writing = sendAll(conn, flood).catch(() => {}); // The server may close first.
+  assert.equal(decode(await readToEnd(conn)), "Farewell, client");
+  await writing;
+  conn.close();
+  const stats = await server.shutdown();
+  assert.equal(stats.served, 1);
+});
+
+test("serve() serves a good client while hundreds of connections idle", async () => {
+  const { server, port } = await recorded({ events: "problems" });
+  const idle = await Promise.all(Array.from({ length: 300 }, () => dial(port)));
+  await until(() => server.stats.open === 300, "300 open connections");
+  for (let i = 0; i < 20; i++) assert.equal(await exchange(port), "Farewell, client");
+  assert.equal(server.stats.served, 20);
+  assert.equal(server.stats.open, 300);
+  for (const conn of idle) conn.close();
+  await until(() => server.stats.open === 0, "the idlers to be gone");
+  await server.shutdown();
+});
+
+test("serve() closes a connection that misses the read deadline, and says how far it got", async () => {
+  const { server, events, port } = await recorded({ timeout: 300 });
+  const slow = await dial(port);
+  await sendAll(slow, MESSAGE.subarray(0, 5));
+  const silent = await dial(port);
+  const started = Date.now();
+  assert.equal((await readToEnd(slow)).length, 0, "no reply for a timed-out peer");
+  assert.equal((await readToEnd(silent)).length, 0);
+  const waited = Date.now() - started;
+  assert(waited >= 250, `closed after ${waited} ms, before the deadline`);
+  slow.close();
+  silent.close();
+  await until(() => server.stats.timedOut === 2, "two timeouts");
+  const timeouts = events.filter((e) => e.type === "timeout");
+  assert.deepEqual(
+    timeouts.map((e) => e.type === "timeout" && [e.bytes, e.expected, e.timeout]).sort(),
+    [[0, 16, 300], [5, 16, 300]],
+  );
+  assert.equal(await exchange(port), "Farewell, client", "good clients are still served");
+  assert.deepEqual(await server.shutdown(), { served: 1, failed: 0, timedOut: 2, open: 0 });
+});
+
+test("serve() deadline is per connection: a slow but steady peer within it is served", async () => {
+  const { server, port } = await recorded({ timeout: 2000 });
+  const conn = await dial(port);
+  await sendSlowly(conn, MESSAGE, 4, 50);
+  assert.equal(decode(await readToEnd(conn)), "Farewell, client");
+  conn.close();
+  await server.shutdown();
+});
+
+test("serve() stops accepting at the connection cap and resumes when a slot frees", async () => {
+  const { server, events, port } = await recorded({ maxConnections: 2 });
+  const a = await dial(port);
+  const b = await dial(port);
+  await until(() => server.stats.open === 2, "two open");
+  // The kernel completes the handshake; the server does not accept it yet.
+  const waiting = exchange(port);
+  const extra = await dial(port);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(server.stats.open, 2);
+  assert.equal(server.stats.served, 0);
+  assert.equal(events.filter((e) => e.type === "cap-reached").length, 1, "one line at the cap");
+  a.close();
+  assert.equal(await waiting, "Farewell, client");
+  b.close();
+  extra.close();
+  await until(() => server.stats.open === 0, "all closed");
+  assert.deepEqual(events.filter((e) => e.type.startsWith("cap")).map((e) => e.type).slice(0, 2), [
+    "cap-reached",
+    "cap-released",
+  ]);
+  await server.shutdown();
+});
+
+test("serve().shutdown() refuses new connections, lets open exchanges finish, then resolves", async () => {
+  const { server, port } = await recorded();
+  const halves = await Promise.all(Array.from({ length: 5 }, () => dial(port)));
+  for (const conn of halves) await sendAll(conn, MESSAGE.subarray(0, 8));
+  await until(() => server.stats.open === 5, "five open");
+  const stopping = server.shutdown(5000);
+  // Deno frees the listening socket once its pending accept is cancelled.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await assert.rejects(dial(port), (err) => err instanceof NetError && err.code === "ECONNREFUSED");
+  const replies = await Promise.all(halves.map(async (conn) => {
+    await sendAll(conn, MESSAGE.subarray(8));
+    const reply = decode(await readToEnd(conn));
+    conn.close();
+    return reply;
+  }));
+  assert.deepEqual(replies, Array(5).fill("Farewell, client"));
+  assert.deepEqual(await stopping, { served: 5, failed: 0, timedOut: 0, open: 0 });
+  assert.deepEqual(await server.finished, { served: 5, failed: 0, timedOut: 0, open: 0 });
+});
+
+test("serve().shutdown() closes what is still open when the grace runs out", async () => {
+  const { server, events, port } = await recorded();
+  const stuck = await dial(port);
+  await sendAll(stuck, MESSAGE.subarray(0, 3));
+  await until(() => server.stats.open === 1, "one open");
+  const started = Date.now();
+  assert.deepEqual(await server.shutdown(200), { served: 0, failed: 1, timedOut: 0, open: 0 });
+  assert(Date.now() - started >= 150);
+  assert.equal((await readToEnd(stuck)).length, 0);
+  stuck.close();
+  const failed = events.find((e) => e.type === "failed");
+  assert(failed?.type === "failed" && failed.bytes === 3);
+});
+
+test("serve() throws NetError EADDRINUSE when the port is taken", async () => {
+  const { server, port } = await recorded();
+  await assert.rejects(
+    serve({ port }),
+    (err) => err instanceof NetError && err.code === "EADDRINUSE" && err.op === "listen",
+  );
+  await server.shutdown();
+});
+
+test("serve() rejects out-of-range options with RangeError", async () => {
+  await assert.rejects(serve({ port: 0, timeout: 0 }), RangeError);
+  await assert.rejects(serve({ port: 0, maxConnections: 0 }), RangeError);
+  await assert.rejects(serve({ port: 0, messageLength: -1 }), RangeError);
+});
+
+test("serve() soak: mixed good and bad clients for 3 s lose no good reply", async () => {
+  const { server, port } = await recorded({ timeout: 500, events: "problems" });
+  const until = Date.now() + 3000;
+  let good = 0;
+  const wrong: string[] = [];
+  async function goodClient() {
+    while (Date.now() < until) {
+      const reply = await exchange(port);
+      if (reply === "Farewell, client") good++;
+      else wrong.push(reply);
+    }
+  }
+  async function badClient(kind: number) {
+    while (Date.now() < until) {
+      const conn = await dial(port);
+      if (kind === 0) await sendAll(conn, MESSAGE.subarray(0, 7)); // leaves early
+      if (kind === 1) await sendAll(conn, new Uint8Array(100_000)); // floods
+      if (kind === 2) await new Promise((resolve) => setTimeout(resolve, 50)); // idles
+      conn.close();
+    }
+  }
+  await Promise.all([
+    goodClient(),
+    goodClient(),
+    goodClient(),
+    badClient(0),
+    badClient(1),
+    badClient(2),
+  ]);
+  const stats = await server.shutdown();
+  assert.deepEqual(wrong, []);
+  assert(good > 50, `only ${good} good exchanges`);
+  assert.equal(stats.served >= good, true);
+  assert.equal(stats.open, 0);
+});
