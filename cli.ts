@@ -137,8 +137,7 @@ export function repr(bytes: Uint8Array): string {
 /** Errors a user can cause or meet, which get one line and no stack trace. */
 function isExpected(err: unknown): err is Error {
   return err instanceof NetError || err instanceof IncompleteReadError ||
-    err instanceof NoProgressError ||
-    (err instanceof DOMException && err.name === "TimeoutError");
+    err instanceof NoProgressError;
 }
 
 /**
