@@ -25,6 +25,8 @@ export const EXIT = {
 /** The command line is wrong; the message says how. */
 export class UsageError extends Error {
   /**
+   * Builds the error.
+   *
    * @param message What is wrong with the command line.
    */
   constructor(message: string) {
@@ -63,16 +65,18 @@ export function parseCommandLine<T extends Options>(
 }
 
 /**
- * Parses a port number, 0 to 65535.
+ * Parses a port number: 1 to 65535, or 0 (any free port) when listening.
  *
  * @param text The flag's value.
+ * @param zero Whether 0 is allowed.
  * @returns The port.
  * @throws {UsageError} If it is not a port.
  */
-export function parsePort(text: string): number {
+export function parsePort(text: string, zero = true): number {
+  const lowest = zero ? 0 : 1;
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(port <= 65535)) {
-    throw new UsageError(`-p takes a port from 0 to 65535, got '${text}'`);
+  if (!(port >= lowest && port <= 65535)) {
+    throw new UsageError(`-p takes a port from ${lowest} to 65535, got '${text}'`);
   }
   return port;
 }
@@ -86,13 +90,13 @@ export function parsePort(text: string): number {
  * @throws {UsageError} If it is not a positive number.
  */
 export function parseSeconds(flag: string, text: string): number {
-  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!(seconds > 0 && seconds <= 2_147_483)) {
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Math.round(Number(text) * 1000) : NaN;
+  if (!(ms >= 1 && ms <= 2_147_483_647)) {
     throw new UsageError(
-      `--${flag} takes a number of seconds above 0, got '${text}'`,
+      `--${flag} takes a number of seconds from 0.001 to 2147483, got '${text}'`,
     );
   }
-  return Math.round(seconds * 1000);
+  return ms;
 }
 
 /**

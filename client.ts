@@ -8,10 +8,18 @@
  */
 
 import { recvAll, sendAll } from "./recv_all.ts";
-import { type Conn, formatAddr, type NetAddr, NetError, type NetOp, toNetError } from "./net.ts";
+import {
+  closeQuietly,
+  type Conn,
+  formatAddr,
+  type NetAddr,
+  NetError,
+  type NetOp,
+  toNetError,
+} from "./net.ts";
 import { args, connect } from "./runtime/deno.ts";
 import { EXIT, parseCommandLine, parsePort, parseSeconds, repr, run } from "./cli.ts";
-import { DEFAULT_MESSAGE, DEFAULT_PORT, MESSAGE_LENGTH } from "./protocol.ts";
+import { DEFAULT_MESSAGE, DEFAULT_PORT, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
 /** Options for {@linkcode request}. Durations are in milliseconds. */
@@ -69,9 +77,7 @@ export interface Reply {
 export async function request(options: RequestOptions = {}): Promise<Reply> {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
-  const message = typeof options.message === "string" || options.message === undefined
-    ? new TextEncoder().encode(options.message ?? DEFAULT_MESSAGE)
-    : options.message;
+  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const timeout = options.timeout ?? 10_000;
   const deadline = AbortSignal.timeout(timeout);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
@@ -100,11 +106,7 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     throw toNetError(err, op, { hostname, port });
   } finally {
     signal.removeEventListener("abort", onAbort);
-    try {
-      conn?.close();
-    } catch {
-      // Already closed by the deadline.
-    }
+    if (conn) closeQuietly(conn);
   }
 }
 
@@ -134,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.version) return console.log(VERSION), EXIT.OK;
   const { reply } = await request({
     hostname: positionals[0] ?? "127.0.0.1",
-    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
+    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false),
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
     onConnected: (local) =>
       console.log(`Client has been assigned socket name ${formatAddr(local)}`),

@@ -55,7 +55,7 @@ export interface ConnectOptions extends ListenOptions {
 }
 
 /** The operation a {@linkcode NetError} happened in. */
-export type NetOp = "listen" | "connect" | "read" | "write";
+export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
 
 /**
  * The error codes the library gives meaning to, as POSIX and Node name them.
@@ -141,9 +141,13 @@ export class NetError extends Error {
     options: { cause?: unknown; detail?: string } = {},
   ) {
     const where = formatAddr({ hostname, port });
-    const what = op === "listen" || op === "connect"
-      ? `cannot ${op} ${op === "listen" ? "on" : "to"} ${where}`
-      : `${op === "read" ? "reading from" : "writing to"} ${where} failed`;
+    const what = {
+      listen: `cannot listen on ${where}`,
+      accept: `accepting connections on ${where} failed`,
+      connect: `cannot connect to ${where}`,
+      read: `reading from ${where} failed`,
+      write: `writing to ${where} failed`,
+    }[op];
     const reason = options.detail ??
       (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : HINTS[code]);
     super(`${what}: ${reason}`, {
@@ -164,7 +168,7 @@ export class NetError extends Error {
  * @param addr The address.
  * @returns `127.0.0.1:1060` or `[::1]:1060`.
  *
- * @example
+ * @example Bracketing IPv6
  * ```ts
  * import { formatAddr } from "./net.ts";
  * import assert from "node:assert/strict";
@@ -185,7 +189,7 @@ export function formatAddr(addr: NetAddr): string {
  * @param err What was thrown.
  * @returns The code, or `EOTHER` when it is not one the library knows.
  *
- * @example
+ * @example Reading the code of a runtime's error
  * ```ts
  * import { errorCode } from "./net.ts";
  * import assert from "node:assert/strict";
@@ -211,7 +215,7 @@ export function errorCode(err: unknown): NetErrorCode {
  * @param addr The address asked for, or the peer.
  * @returns A {@linkcode NetError}, or `err` itself.
  *
- * @example
+ * @example Wrapping a reset
  * ```ts
  * import { NetError, toNetError } from "./net.ts";
  * import assert from "node:assert/strict";
@@ -227,4 +231,33 @@ export function toNetError(err: unknown, op: NetOp, addr: NetAddr): unknown {
     return err;
   }
   return new NetError(op, errorCode(err), addr.hostname, addr.port, { cause: err });
+}
+
+/**
+ * Closes a connection that may already be closed (by a deadline, a
+ * shutdown or the peer), ignoring the "already closed" error.
+ *
+ * @param conn The connection.
+ *
+ * @example Closing twice
+ * ```ts
+ * import { closeQuietly, type Conn } from "./net.ts";
+ *
+ * let closed = false;
+ * const conn = {
+ *   close() {
+ *     if (closed) throw new Error("Bad resource ID");
+ *     closed = true;
+ *   },
+ * } as unknown as Conn;
+ * closeQuietly(conn);
+ * closeQuietly(conn);
+ * ```
+ */
+export function closeQuietly(conn: Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }

@@ -13,3 +13,21 @@ export const MESSAGE_LENGTH = 16;
 export const DEFAULT_MESSAGE = "Hi there, server";
 /** What the server replies. */
 export const DEFAULT_REPLY = "Farewell, client";
+
+/**
+ * Encodes text as UTF-8; bytes pass through as they are.
+ *
+ * @param message Text or bytes.
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import { toBytes } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(toBytes("Farewell, client").length, 16);
+ * ```
+ */
+export function toBytes(message: string | Uint8Array): Uint8Array {
+  return typeof message === "string" ? new TextEncoder().encode(message) : message;
+}

@@ -138,6 +138,9 @@ const MAX_EMPTY_READS = 100;
  * buffer is too small for it.
  * @throws {IncompleteReadError} If the stream ends before `length` bytes.
  * @throws {NoProgressError} If 100 reads in a row return 0 bytes.
+ * @throws {TypeError} If a stream is not a byte stream, or is locked.
+ * @throws {DOMException} `AbortError` if a stream is cancelled mid-read (its
+ * reader's bytes are gone with it).
  *
  * @example Reading a message that arrives one byte at a time
  * ```ts
@@ -195,7 +198,13 @@ export function recvAll(
   const target = buffer ? buffer.subarray(0, length) : new Uint8Array(length);
   if (length === 0) return Promise.resolve(target);
   if (source instanceof ReadableStream) {
-    return readStream(source.getReader({ mode: "byob" }), target, signal, true);
+    let reader;
+    try {
+      reader = source.getReader({ mode: "byob" });
+    } catch (err) {
+      return Promise.reject(err); // Not a byte stream, or locked.
+    }
+    return readStream(reader, target, signal, true);
   }
   if (isByobReader(source)) return readStream(source, target, signal, false);
   return readReader(source, target, signal);
@@ -251,8 +260,15 @@ async function readStream(
         new Uint8Array(buffer, byteOffset + filled, length - filled),
       );
       const { value, done } = aborted ? await Promise.race([read, aborted.promise]) : await read;
-      // BYOB reads transfer the buffer: keep following it.
-      if (value) buffer = value.buffer as ArrayBuffer;
+      // BYOB reads transfer the buffer: keep following it. A cancelled
+      // stream resolves without it, and the bytes went with it.
+      if (!value) {
+        throw new DOMException(
+          `the stream was cancelled ${filled} bytes into a ${length}-byte message`,
+          "AbortError",
+        );
+      }
+      buffer = value.buffer as ArrayBuffer;
       if (done) {
         throw new IncompleteReadError(
           new Uint8Array(buffer, byteOffset, filled).slice(),

@@ -12,7 +12,15 @@
  */
 
 import { type Reader, recvAll, sendAll } from "./recv_all.ts";
-import { type Conn, formatAddr, type Listener, type NetAddr, NetError, toNetError } from "./net.ts";
+import {
+  closeQuietly,
+  type Conn,
+  formatAddr,
+  type Listener,
+  type NetAddr,
+  NetError,
+  toNetError,
+} from "./net.ts";
 import { args, exit, listen, onShutdownSignal } from "./runtime/deno.ts";
 import {
   EXIT,
@@ -24,7 +32,7 @@ import {
   run,
   UsageError,
 } from "./cli.ts";
-import { DEFAULT_PORT, DEFAULT_REPLY, MESSAGE_LENGTH } from "./protocol.ts";
+import { DEFAULT_PORT, DEFAULT_REPLY, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
 /** Options for {@linkcode serve}. Durations are in milliseconds. */
@@ -38,14 +46,16 @@ export interface ServeOptions {
   messageLength?: number;
   /** The reply, as text (UTF-8) or bytes. Default `Farewell, client`. */
   reply?: string | Uint8Array;
-  /** The read deadline: a connection that has not sent its whole message
-   * this long after it was accepted is closed. Default 10,000. */
+  /** The deadline: a connection whose exchange (its whole message, then
+   * the reply) has not finished this long after it was accepted is closed.
+   * Default 10,000. */
   timeout?: number;
   /** At most this many connections are open at once; beyond it the server
    * stops accepting and the kernel's backlog holds newcomers. Default
    * 10,000. */
   maxConnections?: number;
-  /** Called with events, for logs. Leave it out and no event is built. */
+  /** Called with events, for logs. Leave it out and no event is built.
+   * An exception it throws is ignored: logging must not stop serving. */
   onEvent?: (event: ServerEvent) => void;
   /** Which events to build: `all` (the default) tells each exchange's
    * story; `problems` only failures, timeouts, the cap and accept errors,
@@ -118,23 +128,18 @@ class Exchange implements Reader {
 
   constructor(readonly conn: Conn, readonly deadline: number) {}
 
-  async read(p: Uint8Array): Promise<number | null> {
-    const n = await this.conn.read(p);
-    if (n) this.received += n;
-    return n;
+  read(p: Uint8Array): Promise<number | null> {
+    return this.conn.read(p).then((n) => {
+      if (n) this.received += n;
+      return n;
+    });
   }
 }
 
 const BACKOFF_MIN = 5;
 const BACKOFF_MAX = 1000;
-
-function closeQuietly(conn: Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed: by us on a deadline, or by shutdown.
-  }
-}
+/** How long the cap must go unhit before it is logged as released. */
+const CAP_QUIET = 1000;
 
 /**
  * Starts the server and resolves once it is listening.
@@ -161,18 +166,24 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
   const length = options.messageLength ?? MESSAGE_LENGTH;
-  const reply = typeof options.reply === "string" || options.reply === undefined
-    ? new TextEncoder().encode(options.reply ?? DEFAULT_REPLY)
-    : options.reply.slice();
+  const reply = toBytes(options.reply ?? DEFAULT_REPLY);
   const timeout = options.timeout ?? 10_000;
   const maxConnections = options.maxConnections ?? 10_000;
-  const emit = options.onEvent;
+  const onEvent = options.onEvent;
+  // A listener that throws must not take the server down with it.
+  const emit = onEvent && ((event: ServerEvent) => {
+    try {
+      onEvent(event);
+    } catch {
+      // Ignored, as documented on ServeOptions.onEvent.
+    }
+  });
   const story = options.events === "problems" ? undefined : emit;
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new RangeError(`messageLength must be a whole number >= 0, got ${length}`);
   }
-  if (!(timeout > 0 && timeout <= 2_147_483_647)) {
-    throw new RangeError(`timeout must be above 0 ms, got ${timeout}`);
+  if (!(timeout >= 1 && timeout <= 2_147_483_647)) {
+    throw new RangeError(`timeout must be from 1 to 2147483647 ms, got ${timeout}`);
   }
   if (!(Number.isSafeInteger(maxConnections) && maxConnections >= 1)) {
     throw new RangeError(`maxConnections must be at least 1, got ${maxConnections}`);
@@ -181,19 +192,20 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const listener: Listener = await listen({ hostname, port });
   const stats: ServerStats = { served: 0, failed: 0, timedOut: 0, open: 0 };
 
-  // Every exchange has the same timeout, so insertion order is deadline
-  // order: one timer, armed for the oldest, serves them all.
+  // Every exchange has the same timeout, so accept order is deadline order:
+  // one timer, armed for the oldest, serves them all. The clock is
+  // monotonic: a wall-clock step must not suspend the deadlines.
   const live = new Set<Exchange>();
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
   function arm(): void {
     if (sweepTimer !== undefined) return;
     const first = live.values().next();
     if (first.done) return;
-    sweepTimer = setTimeout(sweep, Math.max(0, first.value.deadline - Date.now()));
+    sweepTimer = setTimeout(sweep, Math.max(0, first.value.deadline - performance.now()));
   }
   function sweep(): void {
     sweepTimer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     for (const x of live) {
       if (x.deadline > now) break;
       cut(x, "timeout");
@@ -206,20 +218,34 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     closeQuietly(x.conn);
   }
 
-  // Wakes the accept loop when a slot frees (cap) or shutdown starts.
+  // Wakes the accept loop when a slot frees (cap or EMFILE) or shutdown
+  // starts.
   let wake: (() => void) | undefined;
   let closing = false;
   let drained: (() => void) | undefined;
+  // The cap is logged once an episode: reached, then released after a
+  // second without hitting it, so a server held at the cap by sustained
+  // load logs two lines, not two per connection.
+  let capped = false;
+  let lastAtCap = 0;
+  let capTimer: ReturnType<typeof setTimeout> | undefined;
+  function checkCapReleased(): void {
+    if (performance.now() - lastAtCap >= CAP_QUIET && stats.open < maxConnections) {
+      capTimer = undefined;
+      capped = false;
+      emit?.({ type: "cap-released", open: stats.open });
+    } else {
+      capTimer = setTimeout(checkCapReleased, CAP_QUIET);
+    }
+  }
 
   async function handle(conn: Conn): Promise<void> {
-    const x = new Exchange(conn, Date.now() + timeout);
+    const x = new Exchange(conn, performance.now() + timeout);
     live.add(x);
     arm();
     const peer = story && formatAddr(conn.remoteAddr);
-    if (story) {
-      story({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
-    }
     try {
+      story?.({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
       const message = await recvAll(x, length);
       story?.({ type: "message", peer: peer!, message });
       await sendAll(conn, reply);
@@ -228,6 +254,8 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       stats.served++;
       story?.({ type: "replied", peer: peer! });
     } catch (err) {
+      live.delete(x);
+      closeQuietly(conn);
       if (x.cut === "timeout") {
         stats.timedOut++;
         emit?.({
@@ -249,23 +277,24 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
             : toNetError(err, x.received < length ? "read" : "write", conn.remoteAddr) as Error,
         });
       }
-      live.delete(x);
-      closeQuietly(conn);
     } finally {
       if (stats.open-- === maxConnections) wake?.();
       if (stats.open === 0) drained?.();
     }
   }
 
-  async function acceptLoop(): Promise<ServerStats> {
+  async function acceptLoop(): Promise<void> {
     let backoff = 0;
     while (!closing) {
       if (stats.open >= maxConnections) {
-        emit?.({ type: "cap-reached", maxConnections });
+        lastAtCap = performance.now();
+        if (!capped) {
+          capped = true;
+          emit?.({ type: "cap-reached", maxConnections });
+          capTimer = setTimeout(checkCapReleased, CAP_QUIET);
+        }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
-        if (closing) break;
-        emit?.({ type: "cap-released", open: stats.open });
         continue;
       }
       let conn: Conn;
@@ -273,15 +302,17 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         conn = await listener.accept();
       } catch (err) {
         if (closing) break;
-        if (!isTransientAcceptError(err)) throw err;
+        if (!isTransientAcceptError(err)) throw toNetError(err, "accept", listener.addr);
         backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX) : BACKOFF_MIN;
         if (backoff === BACKOFF_MIN) {
           emit?.({ type: "accept-error", error: err as Error, retryIn: backoff });
         }
+        let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, backoff);
+          timer = setTimeout(resolve, backoff);
         });
+        clearTimeout(timer);
         wake = undefined;
         continue;
       }
@@ -292,41 +323,39 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       stats.open++;
       handle(conn);
     }
-    return { ...stats };
   }
 
   const accepting = acceptLoop();
   let stopping: Promise<ServerStats> | undefined;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  let cutNow: (() => void) | undefined;
+  function cutAll(): void {
+    for (const x of live) cut(x, "shutdown");
+  }
 
-  async function shutdown(grace = 5000): Promise<ServerStats> {
-    if (!closing) {
-      closing = true;
-      listener.close();
-      wake?.();
-    }
+  function shutdown(grace = 5000): Promise<ServerStats> {
     if (!stopping) {
+      closing = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed by a fatal accept error.
+      }
+      wake?.();
+      graceTimer = setTimeout(cutAll, grace);
       stopping = (async () => {
         await accepting.catch(() => {});
-        if (stats.open > 0) {
-          await new Promise<void>((resolve) => {
-            drained = resolve;
-            cutNow = () => {
-              for (const x of live) cut(x, "shutdown");
-            };
-            graceTimer = setTimeout(cutNow, grace);
-          });
-        }
+        if (stats.open > 0) await new Promise<void>((resolve) => (drained = resolve));
         clearTimeout(graceTimer);
+        clearTimeout(capTimer);
         clearTimeout(sweepTimer);
         sweepTimer = undefined;
         return { ...stats };
       })();
     } else if (grace === 0) {
-      cutNow?.();
+      clearTimeout(graceTimer);
+      cutAll();
     }
-    return await stopping;
+    return stopping;
   }
 
   const finished = accepting.then(
@@ -384,10 +413,11 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     const fields: Record<string, unknown> = { time: new Date().toISOString(), event: type };
     for (const [key, value] of Object.entries(rest)) {
       fields[key] = value instanceof Uint8Array
-        ? new TextDecoder().decode(value)
+        ? repr(value)
         : value instanceof Error
         ? value.message
         : value;
+      if (value instanceof NetError) fields.code = value.code;
     }
     return JSON.stringify(fields);
   }
@@ -417,7 +447,7 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
       return `Reached ${event.maxConnections} open connections (--max-connections); ` +
         "new ones wait in the kernel's backlog";
     case "cap-released":
-      return `Accepting again with ${event.open} open connections`;
+      return `No longer at the connection cap (${event.open} open)`;
     case "accept-error":
       return `Accept failed: ${event.error.message}; retrying with back-off up to 1 s`;
     case "accept-resumed":

@@ -168,11 +168,17 @@ test("client --timeout exits 1 when the server never replies", async () => {
 test("usage errors exit 2 with the usage on stderr", async () => {
   for (
     const [program, args, message] of [
-      ["client", ["-p", "notaport"], "-p takes a port from 0 to 65535, got 'notaport'"],
-      ["client", ["-p", "65536"], "-p takes a port from 0 to 65535, got '65536'"],
+      ["client", ["-p", "notaport"], "-p takes a port from 1 to 65535, got 'notaport'"],
+      ["client", ["-p", "65536"], "-p takes a port from 1 to 65535, got '65536'"],
       ["client", ["--bogus"], "Unknown option '--bogus'"],
       ["client", ["a", "b"], "unexpected argument 'b'"],
-      ["client", ["--timeout", "0"], "--timeout takes a number of seconds above 0, got '0'"],
+      [
+        "client",
+        ["--timeout", "0"],
+        "--timeout takes a number of seconds from 0.001 to 2147483, got '0'",
+      ],
+      ["client", ["-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
+      ["server", ["--timeout", "0.0001"], "--timeout takes a number of seconds from 0.001"],
       ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
       ["server", ["--max-connections", "0"], "--max-connections takes a whole number"],
       ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],

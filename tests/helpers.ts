@@ -2,7 +2,7 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, recvAll, sendAll } from "../mod.ts";
+import { type Conn, connect, NetError, recvAll, sendAll } from "../mod.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const onDeno = "Deno" in globalThis;
@@ -161,5 +161,21 @@ export async function exchange(
     return decode(await recvAll(conn, 16));
   } finally {
     conn.close();
+  }
+}
+
+/** Waits (at most `ms`) until connecting to `port` is refused: a closed
+ * listener's socket is freed once its pending accept is cancelled. */
+export async function untilRefused(port: number, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    try {
+      (await dial(port)).close();
+    } catch (err) {
+      if (err instanceof NetError && err.code === "ECONNREFUSED") return;
+      if (!(err instanceof NetError && err.code === "ECONNRESET")) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

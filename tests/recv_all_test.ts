@@ -177,3 +177,41 @@ test("sendAll() throws NoProgressError when a write accepts 0 bytes", async () =
   });
   assert.equal(calls, 2);
 });
+
+test("recvAll() rejects (does not throw) for a stream that is not a byte stream or is locked", async () => {
+  const plain = new ReadableStream({ start: (c) => c.enqueue(MESSAGE) });
+  const pending = recvAll(plain, 16);
+  assert(pending instanceof Promise);
+  await assert.rejects(pending, TypeError);
+  const locked = byteStream([MESSAGE]);
+  locked.getReader();
+  await assert.rejects(recvAll(locked, 16), TypeError);
+});
+
+test("recvAll() rejects with AbortError when its BYOB reader is cancelled mid-read", async () => {
+  let pulls = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      if (pulls++ === 0) controller.enqueue(MESSAGE.slice(0, 3));
+    },
+  });
+  const reader = stream.getReader({ mode: "byob" });
+  const pending = recvAll(reader, 16);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  await reader.cancel();
+  await assert.rejects(pending, (err) => {
+    assert(err instanceof DOMException && err.name === "AbortError", String(err));
+    assert.equal(err.message, "the stream was cancelled 3 bytes into a 16-byte message");
+    return true;
+  });
+});
+
+test("recvAll() rejects with the signal's reason when aborted while reading a stream", async () => {
+  const stream = new ReadableStream({ type: "bytes", pull() {} });
+  const controller = new AbortController();
+  const pending = recvAll(stream, 16, { signal: controller.signal });
+  controller.abort(new Error("deadline"));
+  await assert.rejects(pending, { message: "deadline" });
+  assert.equal(stream.locked, false);
+});

@@ -2,7 +2,7 @@
 // JSON logs, as a real process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Conn, NetError, sendAll } from "../mod.ts";
+import { type Conn, sendAll } from "../mod.ts";
 import {
   decode,
   dial,
@@ -12,6 +12,7 @@ import {
   programCommand,
   readToEnd,
   startServer,
+  untilRefused,
 } from "./helpers.ts";
 
 const MESSAGE = encode("Hi there, server");
@@ -23,8 +24,7 @@ test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exi
   await new Promise((resolve) => setTimeout(resolve, 100)); // Let it accept them.
   server.signal("SIGTERM");
   await server.waitForLine(/^SIGTERM: shutting down; 4 open connections have 5 s to finish$/);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await assert.rejects(dial(port), (err) => err instanceof NetError && err.code === "ECONNREFUSED");
+  await untilRefused(port, 1000);
   const replies = await Promise.all(halves.map(async (conn) => {
     await sendAll(conn, MESSAGE.subarray(8));
     const reply = decode(await readToEnd(conn));
@@ -81,7 +81,7 @@ test("server --log json prints one JSON object per line with time, event, peer, 
   assert.equal(failed.expected, 16);
   assert.equal(failed.error, "socket closed 5 bytes into a 16-byte message");
   assert.match(failed.peer, /^127\.0\.0\.1:\d+$/);
-  assert.equal(events[4].message, "Hi there, server");
+  assert.equal(events[4].message, "'Hi there, server'", "peer bytes as repr, lossless");
   assert.deepEqual(events.at(-1), { ...events.at(-1), served: 1, failed: 1, timedOut: 0 });
 });
 
@@ -107,4 +107,16 @@ test("server survives EMFILE under a low fd limit: logs once, backs off, serves 
   assert.equal(await exchange(Number(port)), "Farewell, client");
   assert.equal(await server.stop(), 0);
   assert.deepEqual(server.stderr, []);
+});
+
+test("server --timeout closes an idle peer with one line saying how far it got", async () => {
+  const { server, port } = await startServer(["-q", "--timeout", "0.3"]);
+  const slow = await dial(port);
+  await sendAll(slow, MESSAGE.subarray(0, 5));
+  assert.equal((await readToEnd(slow)).length, 0);
+  slow.close();
+  const { input } = await server.waitForLine(/ octets in 0\.3 s; closed$/);
+  assert.match(input!, /^127\.0\.0\.1:\d+ sent 5 of 16 octets in 0\.3 s; closed$/);
+  assert.equal(await server.stop(), 0);
+  assert.equal(server.stdout.at(-1), "Stopped: 0 served, 0 failed, 1 timed out");
 });

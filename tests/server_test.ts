@@ -11,7 +11,7 @@ import {
   type ServeOptions,
   type ServerEvent,
 } from "../mod.ts";
-import { decode, dial, encode, exchange, readToEnd, sendSlowly } from "./helpers.ts";
+import { decode, dial, encode, exchange, readToEnd, sendSlowly, untilRefused } from "./helpers.ts";
 
 const MESSAGE = encode("Hi there, server");
 
@@ -146,12 +146,13 @@ test("serve() stops accepting at the connection cap and resumes when a slot free
   assert.equal(server.stats.open, 2);
   assert.equal(server.stats.served, 0);
   assert.equal(events.filter((e) => e.type === "cap-reached").length, 1, "one line at the cap");
+  extra.close(); // Whichever of the two the server accepts first, both end.
   a.close();
   assert.equal(await waiting, "Farewell, client");
   b.close();
-  extra.close();
   await until(() => server.stats.open === 0, "all closed");
-  assert.deepEqual(events.filter((e) => e.type.startsWith("cap")).map((e) => e.type).slice(0, 2), [
+  await until(() => events.some((e) => e.type === "cap-released"), "the cap's release (1 s quiet)");
+  assert.deepEqual(events.filter((e) => e.type.startsWith("cap")).map((e) => e.type), [
     "cap-reached",
     "cap-released",
   ]);
@@ -164,9 +165,7 @@ test("serve().shutdown() refuses new connections, lets open exchanges finish, th
   for (const conn of halves) await sendAll(conn, MESSAGE.subarray(0, 8));
   await until(() => server.stats.open === 5, "five open");
   const stopping = server.shutdown(5000);
-  // Deno frees the listening socket once its pending accept is cancelled.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await assert.rejects(dial(port), (err) => err instanceof NetError && err.code === "ECONNREFUSED");
+  await untilRefused(port, 1000);
   const replies = await Promise.all(halves.map(async (conn) => {
     await sendAll(conn, MESSAGE.subarray(8));
     const reply = decode(await readToEnd(conn));
@@ -209,22 +208,23 @@ test("serve() rejects out-of-range options with RangeError", async () => {
 
 test("serve() soak: mixed good and bad clients for 3 s lose no good reply", async () => {
   const { server, port } = await recorded({ timeout: 500, events: "problems" });
-  const until = Date.now() + 3000;
+  const end = Date.now() + 3000;
   let good = 0;
-  const wrong: string[] = [];
+  const bad: string[] = [];
   async function goodClient() {
-    while (Date.now() < until) {
-      const reply = await exchange(port);
+    while (Date.now() < end) {
+      const reply = await exchange(port).catch((err) => String(err));
       if (reply === "Farewell, client") good++;
-      else wrong.push(reply);
+      else bad.push(reply);
     }
   }
   async function badClient(kind: number) {
-    while (Date.now() < until) {
+    while (Date.now() < end) {
       const conn = await dial(port);
-      if (kind === 0) await sendAll(conn, MESSAGE.subarray(0, 7)); // leaves early
-      if (kind === 1) await sendAll(conn, new Uint8Array(100_000)); // floods
-      if (kind === 2) await new Promise((resolve) => setTimeout(resolve, 50)); // idles
+      // The server may close first: what the bad client meets does not matter.
+      if (kind === 0) await sendAll(conn, MESSAGE.subarray(0, 7)).catch(() => {});
+      if (kind === 1) await sendAll(conn, new Uint8Array(100_000)).catch(() => {});
+      if (kind === 2) await new Promise((resolve) => setTimeout(resolve, 50));
       conn.close();
     }
   }
@@ -237,8 +237,50 @@ test("serve() soak: mixed good and bad clients for 3 s lose no good reply", asyn
     badClient(2),
   ]);
   const stats = await server.shutdown();
-  assert.deepEqual(wrong, []);
+  assert.deepEqual(bad, [], "every good client got exactly 'Farewell, client'");
   assert(good > 50, `only ${good} good exchanges`);
-  assert.equal(stats.served >= good, true);
+  assert(stats.failed > 0, "the bad clients were seen");
   assert.equal(stats.open, 0);
+});
+
+test("serve() logs the cap once per episode under sustained load", async () => {
+  const { server, events, port } = await recorded({ maxConnections: 10, events: "problems" });
+  const end = Date.now() + 1000;
+  let served = 0;
+  await Promise.all(Array.from({ length: 30 }, async () => {
+    while (Date.now() < end) if ((await exchange(port)) === "Farewell, client") served++;
+  }));
+  assert(served > 20, `only ${served} served`);
+  const capLines = events.filter((e) => e.type.startsWith("cap")).map((e) => e.type);
+  assert(
+    capLines.length >= 1 && capLines.length <= 4,
+    `${capLines.length} cap lines for ${served} exchanges`,
+  );
+  assert.equal(capLines[0], "cap-reached");
+  await server.shutdown();
+});
+
+test("serve().shutdown(0) after a graceful shutdown() closes what is open at once", async () => {
+  const { server, port } = await recorded();
+  const stuck = await dial(port);
+  await sendAll(stuck, MESSAGE.subarray(0, 3));
+  await until(() => server.stats.open === 1, "one open");
+  const started = Date.now();
+  const first = server.shutdown(30_000);
+  const second = server.shutdown(0);
+  assert.equal(first, second, "the same promise");
+  assert.deepEqual(await second, { served: 0, failed: 1, timedOut: 0, open: 0 });
+  assert(Date.now() - started < 5000, "did not wait for the 30 s grace");
+  stuck.close();
+});
+
+test("serve() keeps serving when onEvent throws", async () => {
+  const server = await serve({
+    port: 0,
+    onEvent: () => {
+      throw new Error("broken logger");
+    },
+  });
+  assert.equal(await exchange(server.addr.port), "Farewell, client");
+  assert.deepEqual(await server.shutdown(), { served: 1, failed: 0, timedOut: 0, open: 0 });
 });
