@@ -4,14 +4,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { type Conn, connect, recvAll, sendAll } from "../mod.ts";
 
+/** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
 const onDeno = "Deno" in globalThis;
 
-/** The command that runs `server` or `client` on this runtime. */
+/** The command that runs `server` or `client` on this runtime: the script
+ * on Deno, the package's `tcp-sixteen-*` binary on Node and Bun. */
 export function programCommand(program: "server" | "client", flags: string[] = []): string[] {
   return onDeno
     ? [process.execPath, "run", "--allow-net", ...flags, new URL(`${program}.ts`, ROOT).pathname]
-    : [process.execPath, new URL(`bin/${program}.js`, ROOT).pathname];
+    : [process.execPath, new URL(`bin/tcp-sixteen-${program}.js`, ROOT).pathname];
 }
 
 /** A running program, its output split into lines. */
