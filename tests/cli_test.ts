@@ -237,7 +237,7 @@ function tutorial(role: "server" | "client", port: number): Program {
   return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
     role,
     "127.0.0.1",
-  ], { PORT: String(port) });
+  ], { env: { PORT: String(port) } });
 }
 
 test("the tutorial's Python client talks to our server", async () => {
