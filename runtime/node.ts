@@ -172,6 +172,13 @@ class NodeConn implements Conn {
     return this.#closingWrite;
   }
 
+  /** Starts reading: an accepted socket waits, paused, until accept()
+   * hands it out, so its data waits in the kernel as with Deno. */
+  start(): this {
+    this.#socket.resume();
+    return this;
+  }
+
   close(): void {
     if (this.#closed) throw badResource();
     this.#closed = true;
@@ -186,13 +193,18 @@ class NodeConn implements Conn {
   }
 }
 
-/** A `net.Server` with Deno's `accept()` shape. Connections that arrive
- * while nobody awaits `accept()` wait in a queue, already reading. */
+/**
+ * A `net.Server` with Deno's `accept()` shape. Connections that arrive while
+ * nobody awaits `accept()` wait in a queue, paused. Unlike a Deno listener,
+ * which leaves them in the kernel's backlog, Node accepts every connection
+ * as it comes (it cannot stop without closing the listener), so each queued
+ * one holds a file descriptor.
+ */
 class NodeListener implements Listener {
   readonly addr: NetAddr;
   #server: net.Server;
   /** Accepted connections, and accept errors, in arrival order. */
-  #ready: ({ conn: Conn } | { error: unknown })[] = [];
+  #ready: ({ conn: NodeConn } | { error: unknown })[] = [];
   #accepts: { resolve(conn: Conn): void; reject(err: unknown): void }[] = [];
   #closed = false;
 
@@ -205,21 +217,29 @@ class NodeListener implements Listener {
     server.on("error", (error) => this.#push({ error }));
   }
 
-  #push(item: { conn: Conn } | { error: unknown }): void {
+  #push(item: { conn: NodeConn } | { error: unknown }): void {
     if (this.#closed) {
       if ("conn" in item) item.conn.close();
       return;
     }
     const accept = this.#accepts.shift();
-    if (!accept) this.#ready.push(item);
-    else if ("conn" in item) accept.resolve(item.conn);
-    else accept.reject(item.error);
+    if (accept) {
+      if ("conn" in item) accept.resolve(item.conn.start());
+      else accept.reject(item.error);
+      return;
+    }
+    // A burst of EMFILE is one error to the accept loop, not thousands.
+    const last = this.#ready.at(-1);
+    if ("error" in item && last && "error" in last) return;
+    this.#ready.push(item);
   }
 
   accept(): Promise<Conn> {
     if (this.#closed) return Promise.reject(listenerClosed());
     const item = this.#ready.shift();
-    if (item) return "conn" in item ? Promise.resolve(item.conn) : Promise.reject(item.error);
+    if (item) {
+      return "conn" in item ? Promise.resolve(item.conn.start()) : Promise.reject(item.error);
+    }
     return new Promise((resolve, reject) => this.#accepts.push({ resolve, reject }));
   }
 
@@ -241,7 +261,7 @@ class NodeListener implements Listener {
  */
 export function listen(options: ListenOptions): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ allowHalfOpen: true });
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
       reject(
