@@ -145,4 +145,13 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT.OK;
 }
 
-if (import.meta.main) run("client", USAGE, () => main(args()));
+/**
+ * Runs the client's command line with the process's arguments, then exits
+ * with its status. Deno runs it when this file is the main module; the npm
+ * package's `tcp-sixteen-client` binary calls it.
+ */
+export function cli(): Promise<never> {
+  return run("client", USAGE, () => main(args()));
+}
+
+if (import.meta.main) cli();

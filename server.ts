@@ -513,4 +513,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) run("server", USAGE, () => main(args()));
+/**
+ * Runs the server's command line with the process's arguments, then exits
+ * with its status. Deno runs it when this file is the main module; the npm
+ * package's `tcp-sixteen-server` binary calls it.
+ */
+export function cli(): Promise<never> {
+  return run("server", USAGE, () => main(args()));
+}
+
+if (import.meta.main) cli();

@@ -165,6 +165,26 @@ test("client --timeout exits 1 when the server never replies", async () => {
   assert(elapsed < 10_000, `took ${elapsed} ms`);
 });
 
+test("client --timeout exits 1 when the connection is never accepted", async () => {
+  const fixture = new URL("fixtures/full_backlog.py", import.meta.url).pathname;
+  const python = new Program(["python3", "-u", fixture], []);
+  try {
+    const [port] = await python.waitForLine(/^\d+$/);
+    const started = Date.now();
+    const client = await runProgram("client", ["-p", port, "--timeout", "0.5"]);
+    const elapsed = Date.now() - started;
+    assert.equal(client.code, 1);
+    assert.deepEqual(client.stdout, []);
+    assert.deepEqual(client.stderr, [
+      `client: cannot connect to 127.0.0.1:${port}: no connection within 0.5 s — ` +
+      "is the server up? raise --timeout if it is slow",
+    ]);
+    assert(elapsed < 10_000, `took ${elapsed} ms`);
+  } finally {
+    await python.stop("SIGKILL");
+  }
+});
+
 test("usage errors exit 2 with the usage on stderr", async () => {
   for (
     const [program, args, message] of [
@@ -243,7 +263,7 @@ function tutorial(role: "server" | "client", port: number): Program {
   return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
     role,
     "127.0.0.1",
-  ], { PORT: String(port) });
+  ], { env: { PORT: String(port) } });
 }
 
 test("the tutorial's Python client talks to our server", async () => {

@@ -4,14 +4,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { type Conn, connect, NetError, recvAll, sendAll } from "../mod.ts";
 
+/** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
-const onDeno = "Deno" in globalThis;
+/** Whether the suite runs on Deno (the sources) rather than Node or Bun. */
+export const onDeno = "Deno" in globalThis;
 
-/** The command that runs `server` or `client` on this runtime. */
+/** The command that runs `server` or `client` on this runtime: the script
+ * on Deno, the package's `tcp-sixteen-*` binary on Node and Bun. */
 export function programCommand(program: "server" | "client", flags: string[] = []): string[] {
   return onDeno
     ? [process.execPath, "run", "--allow-net", ...flags, new URL(`${program}.ts`, ROOT).pathname]
-    : [process.execPath, new URL(`bin/${program}.js`, ROOT).pathname];
+    : [process.execPath, new URL(`bin/tcp-sixteen-${program}.js`, ROOT).pathname];
 }
 
 /** A running program, its output split into lines. */
@@ -22,10 +25,31 @@ export class Program {
   readonly exited: Promise<number | null>;
   #waiters: (() => void)[] = [];
 
-  constructor(command: string[], args: string[], env: Record<string, string> = {}) {
+  readonly #group: boolean;
+
+  /**
+   * @param command The program and its first arguments.
+   * @param args More arguments.
+   * @param options `env` added to ours (`undefined` removes a variable);
+   * `cwd`; `group` runs it in its own
+   * process group and signals the whole group (for launchers such as npx,
+   * which do not pass signals on to the program they start).
+   */
+  constructor(
+    command: string[],
+    args: string[],
+    options: { env?: Record<string, string | undefined>; cwd?: string; group?: boolean } = {},
+  ) {
+    this.#group = options.group ?? false;
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries({ ...process.env, NO_COLOR: "1", ...options.env })) {
+      if (value !== undefined) env[key] = value;
+    }
     this.child = spawn(command[0], [...command.slice(1), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", ...env },
+      env,
+      cwd: options.cwd,
+      detached: this.#group,
     });
     this.#collect(this.child.stdout!, this.stdout);
     this.#collect(this.child.stderr!, this.stderr);
@@ -76,7 +100,7 @@ export class Program {
    * death by that signal; `process.kill()` does not.) */
   signal(signal: NodeJS.Signals): void {
     try {
-      process.kill(this.child.pid!, signal);
+      process.kill(this.#group ? -this.child.pid! : this.child.pid!, signal);
     } catch {
       // Already gone.
     }
@@ -94,13 +118,30 @@ export class Program {
   }
 }
 
+/** What a program that ran to the end printed, and its exit status. */
+export interface Ran {
+  code: number | null;
+  stdout: string[];
+  stderr: string[];
+}
+
 /** Runs a program to the end (at most `ms`). */
-export async function runProgram(
+export function runProgram(
   program: "server" | "client",
   args: string[],
   ms = 20_000,
-): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
-  const p = new Program(programCommand(program), args);
+): Promise<Ran> {
+  return runCommand(programCommand(program), args, {}, ms);
+}
+
+/** Runs a command to the end (at most `ms`, then it is killed). */
+export async function runCommand(
+  command: string[],
+  args: string[],
+  options: ConstructorParameters<typeof Program>[2] = {},
+  ms = 20_000,
+): Promise<Ran> {
+  const p = new Program(command, args, options);
   const timer = setTimeout(() => p.signal("SIGKILL"), ms);
   const code = await p.exited;
   clearTimeout(timer);

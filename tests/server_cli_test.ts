@@ -8,6 +8,7 @@ import {
   dial,
   encode,
   exchange,
+  onDeno,
   Program,
   programCommand,
   readToEnd,
@@ -85,28 +86,43 @@ test("server --log json prints one JSON object per line with time, event, peer, 
   assert.deepEqual(events.at(-1), { ...events.at(-1), served: 1, failed: 1, timedOut: 0 });
 });
 
-test("server survives EMFILE under a low fd limit: logs once, backs off, serves again", async () => {
+test("server survives EMFILE under a low fd limit and serves again", async () => {
   const [command, ...args] = programCommand("server");
   const quoted = [command, ...args, "-p", "0", "-q"].map((a) => `'${a}'`).join(" ");
   // A limit the runtime can start under, that a few dozen sockets exhaust.
   const server = new Program(["sh", "-c", `ulimit -n 64 && exec ${quoted}`], []);
-  const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
   const held: Conn[] = [];
   try {
+    const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
     for (let i = 0; i < 80; i++) held.push(await dial(Number(port)));
-    await server.waitForLine(/^Accept failed: .*; retrying with back-off up to 1 s$/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(
-      server.stdout.filter((l) => l.startsWith("Accept failed")).length,
-      1,
-      "one line per episode, not one per retry",
-    );
+    if (onDeno) {
+      // Deno reports EMFILE: one line an episode, then back-off. Node's
+      // libuv never reports it: it sheds the waiting connections itself.
+      await server.waitForLine(/^Accept failed: .*; retrying with back-off up to 1 s$/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(
+        server.stdout.filter((l) => l.startsWith("Accept failed")).length,
+        1,
+        "one line per episode, not one per retry",
+      );
+    }
+    for (const conn of held.splice(0)) conn.close();
+    // Until the server has seen those closes it may still be out of
+    // descriptors (Node sheds such connections with a reset): retry briefly.
+    let reply = "";
+    for (let tries = 0; tries < 30 && reply !== "Farewell, client"; tries++) {
+      reply = await exchange(Number(port)).catch(async (err) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return String(err);
+      });
+    }
+    assert.equal(reply, "Farewell, client");
+    assert.equal(await server.stop(), 0);
+    assert.deepEqual(server.stderr, []);
   } finally {
     for (const conn of held) conn.close();
+    await server.stop("SIGKILL");
   }
-  assert.equal(await exchange(Number(port)), "Farewell, client");
-  assert.equal(await server.stop(), 0);
-  assert.deepEqual(server.stderr, []);
 });
 
 test("server --timeout closes an idle peer with one line saying how far it got", async () => {

@@ -1,0 +1,242 @@
+// Builds the npm package into npm/, as dnt would, from tools on npm:
+// TypeScript for ESM and .d.ts, esbuild for the CommonJS copy (both pinned
+// in package.json's devDependencies).
+//
+//   npm/esm/     the library as ES modules, with .d.ts
+//   npm/cjs/     the same modules as CommonJS (.cjs, .d.cts), for require()
+//   npm/bin/     tcp-sixteen-server and tcp-sixteen-client
+//   npm/test/    the test suite, compiled against npm/esm (not shipped)
+//
+// The one difference from the Deno sources is the runtime mapping:
+// `runtime/deno.ts` becomes `runtime/node.ts` (dnt's `mappings`), so the
+// package never touches `Deno` and the Deno sources never load node:net.
+// Run it: deno task build:npm.
+
+import ts from "typescript";
+import * as esbuild from "esbuild";
+
+const ROOT = new URL("..", import.meta.url);
+const OUT = new URL("npm/", ROOT);
+const STAGE = new URL(".stage/", OUT);
+const MAPPINGS: Record<string, string> = { "runtime/deno.ts": "runtime/node.ts" };
+const BINS = { "tcp-sixteen-server": "server", "tcp-sixteen-client": "client" } as const;
+
+const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+const exportsMap: Record<string, string> = config.exports;
+
+/** Relative module specifiers in `import`/`export ... from` clauses. */
+const IMPORT = /(\bfrom\s+|\bimport\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\2/g;
+
+function mapped(path: string): string {
+  return MAPPINGS[path] ?? path;
+}
+
+async function write(url: URL, text: string, mode?: number): Promise<void> {
+  await Deno.mkdir(new URL(".", url), { recursive: true });
+  await Deno.writeTextFile(url, text, mode ? { mode } : {});
+}
+
+/** Copies the library's module graph, from its exports, into stage/esm,
+ * with the runtime mapping applied. */
+async function stageLibrary(): Promise<void> {
+  const queue = Object.values(exportsMap).map((p) => p.replace(/^\.\//, ""));
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const path = mapped(queue.shift()!);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const source = await Deno.readTextFile(new URL(path, ROOT));
+    const text = source.replace(IMPORT, (all, head, quote, spec) => {
+      const target = new URL(spec, new URL(path, ROOT)).pathname.slice(ROOT.pathname.length);
+      if (!target.endsWith(".ts")) return all;
+      queue.push(target);
+      const to = mapped(target);
+      if (to === target) return all;
+      const rel = relative(path, to);
+      return `${head}${quote}${rel}${quote}`;
+    });
+    await write(new URL(`esm/${path}`, STAGE), text);
+  }
+}
+
+/** `to` as a specifier relative to the file `from` (both root-relative). */
+function relative(from: string, to: string): string {
+  const up = from.split("/").length - 1;
+  return (up === 0 ? "./" : "../".repeat(up)) + to;
+}
+
+/** Copies the tests into stage/test, importing the staged library. */
+async function stageTests(): Promise<void> {
+  for await (const entry of Deno.readDir(new URL("tests/", ROOT))) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const source = await Deno.readTextFile(new URL(`tests/${entry.name}`, ROOT));
+    const text = source.replace(
+      IMPORT,
+      (all, head, quote, spec: string) =>
+        spec.startsWith("../") ? `${head}${quote}../esm/${mapped(spec.slice(3))}${quote}` : all,
+    );
+    await write(new URL(`test/${entry.name}`, STAGE), text);
+  }
+  await Deno.mkdir(new URL("test/fixtures/", OUT), { recursive: true });
+  for await (const entry of Deno.readDir(new URL("tests/fixtures/", ROOT))) {
+    await Deno.copyFile(
+      new URL(`tests/fixtures/${entry.name}`, ROOT),
+      new URL(`test/fixtures/${entry.name}`, OUT),
+    );
+  }
+}
+
+/** Type-checks against @types/node and emits ESM (.js, .d.ts) into npm/. */
+function compile(): void {
+  const files: string[] = [];
+  for (const dir of ["esm", "test"]) {
+    for (const entry of walk(new URL(`${dir}/`, STAGE))) files.push(entry);
+  }
+  files.push(new URL("globals.d.ts", STAGE).pathname);
+  const program = ts.createProgram(files, {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    rewriteRelativeImportExtensions: true,
+    lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+    types: ["node"],
+    typeRoots: [new URL("node_modules/@types", ROOT).pathname],
+    declaration: true,
+    strict: true,
+    skipLibCheck: true,
+    rootDir: STAGE.pathname,
+    outDir: OUT.pathname,
+    newLine: ts.NewLineKind.LineFeed,
+  });
+  const result = program.emit();
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
+  if (diagnostics.length > 0) {
+    console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => STAGE.pathname,
+      getNewLine: () => "\n",
+    }));
+    throw new Error(`tsc: ${diagnostics.length} errors`);
+  }
+}
+
+function* walk(dir: URL): Generator<string> {
+  for (const entry of Deno.readDirSync(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walk(url);
+    else yield url.pathname;
+  }
+}
+
+/** The same modules as CommonJS, file for file (so classes are not
+ * duplicated across entry points), and their types as .d.cts. */
+async function commonjs(): Promise<void> {
+  const esm = new URL("esm/", OUT);
+  const modules = [...walk(esm)].filter((f) => f.endsWith(".js"));
+  await esbuild.build({
+    entryPoints: modules,
+    outbase: esm.pathname,
+    outdir: new URL("cjs/", OUT).pathname,
+    outExtension: { ".js": ".cjs" },
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    bundle: true,
+    define: { "import.meta.main": "false" },
+    logLevel: "warning",
+    plugins: [{
+      name: "each-module-its-own-file",
+      setup(build) {
+        build.onResolve(
+          { filter: /^\.\.?\// },
+          (args) =>
+            args.kind === "entry-point"
+              ? undefined
+              : { path: args.path.replace(/\.js$/, ".cjs"), external: true },
+        );
+      },
+    }],
+  });
+  await esbuild.stop();
+  for (const file of walk(esm)) {
+    if (!file.endsWith(".d.ts")) continue;
+    const source = await Deno.readTextFile(file);
+    // tsc leaves the sources' .ts specifiers in .d.ts files.
+    await Deno.writeTextFile(file, withExtension(source, ".js"));
+    const out = file.replace("/esm/", "/cjs/").replace(/\.d\.ts$/, ".d.cts");
+    await write(new URL(`file://${out}`), withExtension(source, ".cjs"));
+  }
+}
+
+/** `text` with its relative import specifiers ending in `ext`. */
+function withExtension(text: string, ext: string): string {
+  return text.replace(
+    IMPORT,
+    (_, head, quote, spec: string) => `${head}${quote}${spec.replace(/\.[jt]s$/, ext)}${quote}`,
+  );
+}
+
+/** One entry of package.json's `exports`: ESM for import, CJS for require. */
+function entry(path: string) {
+  const base = path.replace(/^\.\//, "").replace(/\.ts$/, "");
+  return {
+    import: { types: `./esm/${base}.d.ts`, default: `./esm/${base}.js` },
+    require: { types: `./cjs/${base}.d.cts`, default: `./cjs/${base}.cjs` },
+  };
+}
+
+async function packageFiles(): Promise<void> {
+  const pkg = {
+    name: "tcp-sixteen",
+    version: config.version,
+    description: "The classic sixteen-octet TCP client and server: recvAll, sendAll, " +
+      "a hardened server and its client, for Node, Bun and Deno.",
+    license: config.license,
+    type: "module",
+    engines: { node: ">=20.19" },
+    main: "./cjs/mod.cjs",
+    types: "./esm/mod.d.ts",
+    exports: Object.fromEntries(
+      Object.entries(exportsMap).map(([key, path]) => [key, entry(path)]),
+    ),
+    bin: Object.fromEntries(Object.keys(BINS).map((name) => [name, `./bin/${name}.js`])),
+    files: ["esm/", "cjs/", "bin/"],
+    keywords: ["tcp", "socket", "recvall", "sendall", "tutorial"],
+    sideEffects: false,
+  };
+  await write(new URL("package.json", OUT), JSON.stringify(pkg, null, 2) + "\n");
+  for (const [name, program] of Object.entries(BINS)) {
+    await write(
+      new URL(`bin/${name}.js`, OUT),
+      `#!/usr/bin/env node\n// The ${program}'s command line: see README.md.\n` +
+        `import { cli } from "../esm/${program}.js";\n\ncli();\n`,
+      0o755,
+    );
+  }
+  await Deno.copyFile(new URL("README.md", ROOT), new URL("README.md", OUT));
+  await Deno.copyFile(new URL("LICENSE", ROOT), new URL("LICENSE", OUT));
+}
+
+const started = performance.now();
+await Deno.remove(OUT, { recursive: true }).catch(() => {});
+await stageLibrary();
+await stageTests();
+// Node's types do not know Deno's `import.meta.main` (undefined on Node 20,
+// false on Bun for an imported module): the bins call cli() themselves.
+await write(new URL("globals.d.ts", STAGE), "interface ImportMeta { main?: boolean }\n");
+await write(new URL("package.json", STAGE), '{ "type": "module" }\n'); // NodeNext: ESM
+try {
+  compile();
+} finally {
+  await Deno.remove(STAGE, { recursive: true });
+}
+for (const file of walk(new URL("test/", OUT))) {
+  if (file.endsWith(".d.ts")) await Deno.remove(file);
+}
+await commonjs();
+await packageFiles();
+console.log(
+  `build:npm: wrote npm/ (tcp-sixteen@${config.version}) in ${
+    Math.round(performance.now() - started)
+  } ms`,
+);

@@ -1,0 +1,233 @@
+// listen() and connect(): the socket shape the library is written against
+// behaves the same on every runtime (Deno's sockets, the node:net adapter):
+// errors, queued connections, EOF, reset and backpressure.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type Conn,
+  connect,
+  errorCode,
+  listen,
+  type Listener,
+  NetError,
+  recvAll,
+  sendAll,
+} from "../mod.ts";
+import { decode, encode } from "./helpers.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A listener on a free loopback port, and one connection to it from each end. */
+async function pair(): Promise<{ listener: Listener; client: Conn; server: Conn }> {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  return { listener, client, server };
+}
+
+function closeAll(...closables: { close(): void }[]): void {
+  for (const c of closables) {
+    try {
+      c.close();
+    } catch {
+      // Already closed by the test.
+    }
+  }
+}
+
+test("connect() rejects with NetError ECONNREFUSED when nothing listens", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(connect({ hostname: "127.0.0.1", port }), (err) => {
+    assert(err instanceof NetError);
+    assert.equal(err.code, "ECONNREFUSED");
+    assert.equal(
+      err.message,
+      `cannot connect to 127.0.0.1:${port}: connection refused — is the server running?`,
+    );
+    return true;
+  });
+});
+
+test("connect() rejects with NetError ENOTFOUND for an unknown host", async () => {
+  await assert.rejects(connect({ hostname: "no-such-host.invalid", port: 1060 }), (err) => {
+    assert(err instanceof NetError);
+    assert.equal(err.code, "ENOTFOUND");
+    assert.equal(
+      err.message,
+      "cannot connect to no-such-host.invalid:1060: unknown host — check the name",
+    );
+    return true;
+  });
+});
+
+test("connect() rejects with the signal's reason when aborted", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const reason = new Error("given up");
+    await assert.rejects(
+      connect({
+        hostname: "127.0.0.1",
+        port: listener.addr.port,
+        signal: AbortSignal.abort(reason),
+      }),
+      (err) => err === reason,
+    );
+  } finally {
+    listener.close();
+  }
+});
+
+test("listen() rejects with NetError EADDRINUSE when the port is taken", async () => {
+  const taken = await listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(listen({ hostname: "127.0.0.1", port: taken.addr.port }), (err) => {
+      assert(err instanceof NetError);
+      assert.equal(err.code, "EADDRINUSE");
+      assert.equal(err.op, "listen");
+      return true;
+    });
+  } finally {
+    taken.close();
+  }
+});
+
+test("listen() reports the real port, and both ends agree on the addresses", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    assert.equal(listener.addr.hostname, "127.0.0.1");
+    assert(listener.addr.port > 0);
+    assert.equal(client.remoteAddr.hostname, "127.0.0.1");
+    assert.equal(client.remoteAddr.port, listener.addr.port);
+    assert.equal(server.localAddr.port, listener.addr.port);
+    assert.equal(server.remoteAddr.hostname, client.localAddr.hostname);
+    assert.equal(server.remoteAddr.port, client.localAddr.port);
+  } finally {
+    closeAll(client, server, listener);
+  }
+});
+
+test("a listener keeps connections that arrive while nobody awaits accept()", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const clients: Conn[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const conn = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      await sendAll(conn, encode(`client ${i}`));
+      clients.push(conn);
+    }
+    await sleep(100);
+    const seen = [];
+    for (let i = 0; i < 5; i++) {
+      const conn = await listener.accept();
+      seen.push(decode(await recvAll(conn, 8)));
+      conn.close();
+    }
+    assert.deepEqual(seen.sort(), [0, 1, 2, 3, 4].map((i) => `client ${i}`));
+  } finally {
+    closeAll(...clients, listener);
+  }
+});
+
+test("accept() rejects once the listener is closed, a pending one included", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const pending = listener.accept();
+  listener.close();
+  await assert.rejects(pending);
+  await assert.rejects(listener.accept());
+  assert.throws(() => listener.close());
+  await assert.rejects(
+    connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    (err) => errorCode(err) === "ECONNREFUSED",
+  );
+});
+
+test("read() resolves null at EOF, and the side that read it can still write", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    await sendAll(client, encode("Hi there, server"));
+    await client.closeWrite();
+    assert.equal(decode(await recvAll(server, 16)), "Hi there, server");
+    assert.equal(await server.read(new Uint8Array(16)), null);
+    assert.equal(await server.read(new Uint8Array(16)), null);
+    await sendAll(server, encode("Farewell, client"));
+    server.close();
+    assert.equal(decode(await recvAll(client, 16)), "Farewell, client");
+    assert.equal(await client.read(new Uint8Array(16)), null);
+    await assert.rejects(client.write(encode("more")), (err) => errorCode(err) === "EPIPE");
+  } finally {
+    closeAll(client, server, listener);
+  }
+});
+
+test("read() returns what has arrived, across the peer's writes, in order", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    for (const piece of ["Hi ", "there, ", "server"]) await sendAll(client, encode(piece));
+    await sleep(50);
+    const p = new Uint8Array(64);
+    const n = await server.read(p);
+    assert.equal(decode(p.subarray(0, n!)), "Hi there, server");
+    await sendAll(client, encode("abcdefghij"));
+    const small = new Uint8Array(4);
+    let text = "";
+    while (text.length < 10) {
+      const got = await server.read(small);
+      assert(got !== null && got <= 4);
+      text += decode(small.subarray(0, got));
+    }
+    assert.equal(text, "abcdefghij");
+    assert.equal(await server.read(new Uint8Array(0)), 0);
+  } finally {
+    closeAll(client, server, listener);
+  }
+});
+
+test("read() resolves null when the peer resets, and writing then fails with EPIPE", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    await sendAll(client, new Uint8Array(100));
+    await sleep(50);
+    server.close(); // With 100 unread bytes: the kernel sends a reset.
+    await sleep(50);
+    assert.equal(await client.read(new Uint8Array(16)), null);
+    await assert.rejects(client.write(encode("more")), (err) => errorCode(err) === "EPIPE");
+  } finally {
+    closeAll(client, listener);
+  }
+});
+
+test("write() waits while the peer does not read, and every byte arrives", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    const size = 32 << 20; // Far more than the kernel's buffers on loopback.
+    const data = new Uint8Array(size).map((_, i) => i % 251);
+    let sent = false;
+    const sending = sendAll(client, data).then(() => (sent = true));
+    await sleep(300);
+    assert.equal(sent, false, "sendAll finished though the peer read nothing");
+    const got = await recvAll(server, size);
+    await sending;
+    assert(sent);
+    assert.equal(got.length, size);
+    for (let i = 0; i < size; i += 4093) assert.equal(got[i], i % 251, `byte ${i}`);
+  } finally {
+    closeAll(client, server, listener);
+  }
+});
+
+test("close() ends a pending read, and closing twice throws", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    const pending = server.read(new Uint8Array(16));
+    server.close();
+    await assert.rejects(pending);
+    assert.throws(() => server.close());
+    await assert.rejects(server.read(new Uint8Array(16)));
+    await assert.rejects(server.write(encode("x")));
+    assert.equal(await client.read(new Uint8Array(16)), null);
+  } finally {
+    closeAll(client, listener);
+  }
+});
