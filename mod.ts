@@ -46,4 +46,17 @@ export {
   type ServerStats,
 } from "./server.ts";
 export { type Reply, request, type RequestOptions } from "./client.ts";
+export {
+  ERROR_KINDS,
+  type ErrorKind,
+  errorKind,
+  Histogram,
+  type LatencySummary,
+  load,
+  type LoadCounts,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadSummary,
+  summarize,
+} from "./load.ts";
 export { VERSION } from "./version.ts";
