@@ -92,6 +92,18 @@ export function stderrIsTerminal(): boolean {
 }
 
 /**
+ * Writes text to standard error as it is, without a newline (for a progress
+ * line redrawn with `\r`).
+ *
+ * @param text The text.
+ */
+export function writeStderr(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  // writeSync may write part of the bytes, as any write may.
+  for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
+}
+
+/**
  * Calls `handler` on SIGINT and SIGTERM until the returned function is
  * called.
  *
