@@ -1,0 +1,150 @@
+/**
+ * End-to-end load benchmark: for each server (the project's, a minimal
+ * Deno.listen baseline, a compiled C one) and each load generator (the
+ * project's client in load mode, a compiled C one), start the server on a
+ * free port, run the generator for a few seconds, and print exchanges/s as
+ * a Markdown table. The C programs are compiled with gcc into a temporary
+ * folder each time; nothing built is kept.
+ *
+ * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--concurrency C]`
+ * (defaults 3 and 32: about 25 s in all).
+ *
+ * @module
+ */
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    seconds: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "32" },
+  },
+});
+const seconds = String(Number(values.seconds));
+const concurrency = String(Number(values.concurrency));
+const here = (path: string) => new URL(path, import.meta.url).pathname;
+const deno = process.execPath;
+const build = mkdtempSync(join(tmpdir(), "tcp-sixteen-bench-"));
+const gcc = (name: string) => {
+  const out = join(build, name);
+  execFileSync("gcc", ["-O2", "-o", out, here(`c/${name}.c`)]);
+  return out;
+};
+const cServer = gcc("server");
+const cLoadgen = gcc("loadgen");
+
+/** A program that prints `Listening at HOST:PORT` first. */
+const servers: { name: string; command: string[] }[] = [
+  {
+    name: "tcp-sixteen server.ts -q",
+    command: [deno, "run", "--allow-net", here("../server.ts"), "-q", "-p", "0"],
+  },
+  {
+    name: "baseline_deno.ts (Deno.listen)",
+    command: [deno, "run", "--allow-net", here("baseline_deno.ts"), "0"],
+  },
+  { name: "C epoll server", command: [cServer, "0"] },
+];
+
+/** A program that runs for `seconds` and prints one JSON object last. */
+const generators: { name: string; command: (port: string) => string[] }[] = [
+  {
+    name: "tcp-sixteen client.ts",
+    command: (port) => [
+      deno,
+      "run",
+      "--allow-net",
+      here("../client.ts"),
+      "-p",
+      port,
+      "--duration",
+      seconds,
+      "--concurrency",
+      concurrency,
+      "--json",
+      "--no-progress",
+    ],
+  },
+  {
+    name: "C epoll loadgen",
+    command: (port) => [cLoadgen, "127.0.0.1", port, concurrency, seconds],
+  },
+];
+
+function start(command: string[]): ChildProcess {
+  return spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+}
+
+/** Resolves to the first stdout line matching `pattern`, or rejects after 10 s. */
+function firstMatch(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in 10 s: ${text}`)), 10_000);
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      text += chunk;
+      const match = text.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    });
+  });
+}
+
+/** Runs a generator to its end (at most its duration plus 20 s). */
+function measure(command: string[]): Promise<{ ratePerSecond: number; failed: number }> {
+  const child = start(command);
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => (out += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), Number(seconds) * 1000 + 20_000);
+  return new Promise((resolve, reject) =>
+    child.on("close", () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.trim().split("\n").at(-1)!));
+      } catch {
+        reject(new Error(`${command.join(" ")} printed no summary: ${out}`));
+      }
+    })
+  );
+}
+
+const cpu = readFileSync("/proc/cpuinfo", "utf8")
+  .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
+console.log(
+  `${availableParallelism()} cores, ${cpu}; ` +
+    `${seconds} s per run, concurrency ${concurrency}\n`,
+);
+console.log("| server | load generator | exchanges/s | failed | vs C loadgen |");
+console.log("| --- | --- | ---: | ---: | ---: |");
+try {
+  for (const server of servers) {
+    const rates: number[] = [];
+    for (const generator of generators) {
+      const child = start(server.command);
+      try {
+        const [, port] = await firstMatch(child, /Listening at 127\.0\.0\.1:(\d+)/);
+        const { ratePerSecond, failed } = await measure(generator.command(port));
+        rates.push(ratePerSecond);
+        console.log(
+          `| ${server.name} | ${generator.name} | ${Math.round(ratePerSecond)} | ${failed} | |`,
+        );
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
+    console.log(
+      `| ${server.name} | client / C loadgen | | | ${(rates[0] / rates[1]).toFixed(2)}x |`,
+    );
+  }
+} finally {
+  rmSync(build, { recursive: true, force: true });
+}
