@@ -246,19 +246,10 @@ export interface LoadSummary {
 }
 
 /** What a run has counted so far; {@linkcode summarize} reports it. */
-export interface LoadCounts {
+export interface LoadCounts
+  extends Pick<LoadSummary, "errors" | "cancelled" | "interrupted" | "concurrency" | "elapsedMs"> {
   /** Latencies of successful exchanges. */
   histogram: Histogram;
-  /** Failed exchanges by kind. */
-  errors: Record<ErrorKind, number>;
-  /** Exchanges cut off by stopping early. */
-  cancelled: number;
-  /** Whether the run was stopped early. */
-  interrupted: boolean;
-  /** Exchanges in flight at most. */
-  concurrency: number;
-  /** How long the run took, in milliseconds. */
-  elapsedMs: number;
 }
 
 /** Rounds milliseconds to whole microseconds, the histogram's unit. */

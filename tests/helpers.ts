@@ -2,7 +2,7 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, recvAll, sendAll } from "../mod.ts";
+import { type Conn, connect, listen, recvAll, sendAll } from "../mod.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const onDeno = "Deno" in globalThis;
@@ -162,4 +162,12 @@ export async function exchange(
   } finally {
     conn.close();
   }
+}
+
+/** A port nothing listens on: bound once, then released. */
+export async function closedPort(): Promise<number> {
+  const l = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
 }

@@ -19,7 +19,7 @@ import {
   sendAll,
   serve,
 } from "../mod.ts";
-import { encode, Program, programCommand, runProgram } from "./helpers.ts";
+import { closedPort, encode, Program, programCommand, runProgram } from "./helpers.ts";
 
 /** A test server: `handle` serves the k-th connection (from 1); the
  * connection is closed after it. Counts connections open at once. */
@@ -74,14 +74,6 @@ function faulty(conn: Conn, k: number): Promise<void> {
     else if (k % 7 === 0) await sendAll(conn, encode("Farewell, CLIENT"));
     else await sendAll(conn, encode("Farewell, client"));
   })();
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const l = await listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
 }
 
 const noErrors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0]));
