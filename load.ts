@@ -368,15 +368,17 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   let started = 0;
   let stopping = false;
   let fatal: unknown;
-  // Aborted to cut off exchanges in flight: after the grace, or on a fatal
-  // error.
-  const cut = new AbortController();
+  // One controller a worker, aborted to cut off exchanges in flight (after
+  // the grace, or on a fatal error). Not one shared signal: Node warns of a
+  // leak past 10 listeners on one, and a run has `concurrency` at once.
+  const cuts: AbortController[] = [];
+  const cut = () => cuts.forEach((c) => c.abort());
   const timers: ReturnType<typeof setTimeout>[] = [];
   const stop = () => (stopping = true);
   const interrupted = () => options.signal?.aborted ?? false;
   const onAbort = () => {
     stop();
-    timers.push(setTimeout(() => cut.abort(), grace));
+    timers.push(setTimeout(cut, grace));
   };
 
   const start = performance.now();
@@ -399,6 +401,8 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
     setInterval(() => onProgress(progress()), options.progressInterval ?? 250);
 
   async function worker(): Promise<void> {
+    const mine = new AbortController();
+    cuts.push(mine);
     while (!stopping && (count === undefined || started < count)) {
       started++;
       const t0 = performance.now();
@@ -409,7 +413,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
           message,
           replyLength: expected.length,
           timeout,
-          signal: cut.signal,
+          signal: mine.signal,
         });
         if (equalBytes(reply, expected)) {
           histogram.record(performance.now() - t0);
@@ -417,14 +421,14 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
         }
         errors.wrongReply++;
       } catch (err) {
-        if (cut.signal.aborted) {
+        if (mine.signal.aborted) {
           cancelled++;
           continue;
         }
         if (FATAL.has(errorCode(err))) {
           fatal ??= err;
           stop();
-          cut.abort();
+          cut();
           continue;
         }
         const kind = errorKind(err);
