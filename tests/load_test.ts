@@ -121,6 +121,32 @@ test("load() counts exchanges past their timeout as timeouts", async () => {
   }
 });
 
+test("load() times out exactly the exchanges that pass their own deadline", async () => {
+  // Every other connection gets no reply. Exchanges start at different
+  // times and share request()'s deadline timer; two runs with different
+  // timeouts go at once, then one more after all timers are gone.
+  const server = await testServer(async (conn, k, released) => {
+    await recvAll(conn, 16);
+    if (k % 2 === 0) await released;
+    else await sendAll(conn, encode("Farewell, client"));
+  });
+  try {
+    const started = Date.now();
+    const [a, b] = await Promise.all([
+      load({ port: server.port, count: 20, concurrency: 3, timeout: 150 }),
+      load({ port: server.port, count: 10, concurrency: 2, timeout: 250 }),
+    ]);
+    assert.equal(a.exchanges + b.exchanges, 30);
+    assert.equal(a.errors.timeout + b.errors.timeout, 15);
+    assert.equal(a.succeeded + b.succeeded, 15);
+    assert(Date.now() - started < 5000, `${Date.now() - started} ms`);
+    const c = await load({ port: server.port, count: 4, timeout: 150 });
+    assert.deepEqual([c.succeeded, c.errors.timeout], [2, 2]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("load() never has more than `concurrency` exchanges in flight", async () => {
   const server = await testServer(async (conn) => {
     await recvAll(conn, 16);
