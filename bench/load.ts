@@ -3,11 +3,12 @@
  * Deno.listen baseline, a compiled C one) and each load generator (the
  * project's client in load mode, a compiled C one), start the server on a
  * free port, run the generator for a few seconds, and print exchanges/s as
- * a Markdown table. The C programs are compiled with gcc into a temporary
+ * a Markdown table. Each pair runs `rounds` times, the generators taking
+ * turns to go first, on a fresh server each time. The C programs are compiled with gcc into a temporary
  * folder each time; nothing built is kept.
  *
- * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--concurrency C]`
- * (defaults 3 and 32: about 25 s in all).
+ * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--concurrency C]
+ * [--rounds N]` (defaults 3, 32 and 2: about 40 s in all).
  *
  * @module
  */
@@ -24,10 +25,16 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "32" },
+    rounds: { type: "string", default: "2" },
   },
 });
 const seconds = String(Number(values.seconds));
 const concurrency = String(Number(values.concurrency));
+const rounds = Number(values.rounds);
+if (!(Number(seconds) > 0 && Number(concurrency) >= 1 && rounds >= 1)) {
+  console.error("bench: --seconds, --concurrency and --rounds take numbers above 0");
+  process.exit(2);
+}
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const deno = process.execPath;
 const build = mkdtempSync(join(tmpdir(), "tcp-sixteen-bench-"));
@@ -117,33 +124,54 @@ function measure(command: string[]): Promise<{ ratePerSecond: number; failed: nu
   );
 }
 
+/** Starts `server`, runs `generator` against it, stops the server. */
+async function run(
+  server: (typeof servers)[number],
+  generator: (typeof generators)[number],
+): Promise<{ ratePerSecond: number; failed: number }> {
+  const child = start(server.command);
+  try {
+    const [, port] = await firstMatch(child, /Listening at 127\.0\.0\.1:(\d+)/);
+    return await measure(generator.command(port));
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
 const cpu = readFileSync("/proc/cpuinfo", "utf8")
   .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
 console.log(
-  `${availableParallelism()} cores, ${cpu}; ` +
-    `${seconds} s per run, concurrency ${concurrency}\n`,
+  `${availableParallelism()} cores, ${cpu}; ${rounds} rounds of ${seconds} s, ` +
+    `concurrency ${concurrency}\n`,
 );
-console.log("| server | load generator | exchanges/s | failed | vs C loadgen |");
-console.log("| --- | --- | ---: | ---: | ---: |");
+console.log("| server | load generator | exchanges/s, each round | mean | vs C loadgen |");
+console.log("| --- | --- | --- | ---: | ---: |");
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 try {
   for (const server of servers) {
-    const rates: number[] = [];
-    for (const generator of generators) {
-      const child = start(server.command);
-      try {
-        const [, port] = await firstMatch(child, /Listening at 127\.0\.0\.1:(\d+)/);
-        const { ratePerSecond, failed } = await measure(generator.command(port));
-        rates.push(ratePerSecond);
-        console.log(
-          `| ${server.name} | ${generator.name} | ${Math.round(ratePerSecond)} | ${failed} | |`,
-        );
-      } finally {
-        child.kill("SIGKILL");
+    const rates: number[][] = generators.map(() => []);
+    const failed: number[] = generators.map(() => 0);
+    // Alternate which generator goes first, so neither always meets the
+    // other's TIME_WAIT sockets.
+    for (let round = 0; round < rounds; round++) {
+      const order = generators.map((_, i) => round % 2 ? generators.length - 1 - i : i);
+      for (const i of order) {
+        const result = await run(server, generators[i]);
+        rates[i].push(result.ratePerSecond);
+        failed[i] += result.failed;
       }
     }
-    console.log(
-      `| ${server.name} | client / C loadgen | | | ${(rates[0] / rates[1]).toFixed(2)}x |`,
-    );
+    const c = mean(rates[generators.length - 1]);
+    generators.forEach((generator, i) => {
+      const each = rates[i].map(Math.round).join(", ");
+      const errors = failed[i] ? ` (${failed[i]} failed)` : "";
+      console.log(
+        `| ${server.name} | ${generator.name}${errors} | ${each} | ${
+          Math.round(mean(rates[i]))
+        } | ` +
+          `${(mean(rates[i]) / c).toFixed(2)}x |`,
+      );
+    });
   }
 } finally {
   rmSync(build, { recursive: true, force: true });
