@@ -324,6 +324,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
 
+  if (port === 0) throw new UsageError("-p takes a port from 1 to 65535 in load mode, got '0'");
   const stop = new AbortController();
   let signals = 0;
   const stopSignals = onShutdownSignal(() => {

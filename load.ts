@@ -322,7 +322,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * at once, a signal to stop early, a progress callback.
  * @returns The summary, once every exchange has ended.
  * @throws {RangeError} If neither `count` nor `duration` is given, or an
- * option is out of range.
+ * option (`count`, `duration`, `concurrency`, `port`) is out of range.
  * @throws {NetError} If the host is unknown (`ENOTFOUND`) or the network is
  * not permitted (`ENOTCAPABLE`, `EACCES`): the run stops at once.
  *
@@ -357,6 +357,9 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   }
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw new RangeError(`port must be a whole number from 1 to 65535, got ${port}`);
+  }
   const message = encode(options.message ?? DEFAULT_MESSAGE);
   const expected = encode(options.reply ?? DEFAULT_REPLY);
   const timeout = options.timeout;

@@ -213,6 +213,7 @@ test("load() rejects with NetError ENOTFOUND for an unknown host, at once", asyn
 test("load() requires a count or a duration", async () => {
   await assert.rejects(load({ port: 1 }), RangeError);
   await assert.rejects(load({ port: 1, count: 1, concurrency: 0 }), RangeError);
+  await assert.rejects(load({ port: 65536, count: 1 }), RangeError);
 });
 
 test("errorKind() names failures by class and code", () => {
@@ -347,6 +348,7 @@ test("client load flags without --count or --duration are usage errors", async (
       [["--json"], "--json needs --count or --duration"],
       [["--count", "0"], "--count takes a whole number of at least 1, got '0'"],
       [["--duration", "-1"], "--duration"],
+      [["-n", "5", "-p", "0"], "-p takes a port from 1 to 65535 in load mode, got '0'"],
     ] as const
   ) {
     const run = await runProgram("client", [...args]);
