@@ -216,7 +216,8 @@ const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS] [load options]
   --timeout SECONDS    give up on one exchange after this (default 10)
   -h, --help           show this help
   -V, --version        show the version
-load mode: many exchanges, then a summary (exit 1 if any failed)
+load mode: many exchanges, then a summary; exit 1 if any failed, and
+Ctrl-C prints the summary so far and exits 130
   -n, --count N        this many exchanges
   -d, --duration SECONDS
                        for this long (with --count, whichever ends first)
