@@ -357,27 +357,72 @@ test("client load flags without --count or --duration are usage errors", async (
   }
 });
 
-const hasScript = spawnSync("script", ["--version"]).status === 0;
+/** The client's command line, quoted for a shell. */
+function clientShellCommand(args: string[]): string {
+  return [...programCommand("client"), ...args].map((s) => `'${s.replaceAll("'", `'\\''`)}'`)
+    .join(" ");
+}
 
-/** Runs the client with a pseudo-terminal for its output (util-linux
- * `script`); resolves to everything it wrote there, raw. */
-function clientOnTerminal(args: string[]): Promise<{ code: number | null; output: string }> {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [...programCommand("client"), ...args].map(quote).join(" ");
-  const child = spawn("script", ["-qefc", command, "/dev/null"], {
-    stdio: ["ignore", "pipe", "inherit"],
+/** Runs a command to its end (at most 20 s); resolves to its exit status
+ * and its raw stdout and stderr. */
+function runRaw(command: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
-  let output = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => (output += chunk));
+  let out = "";
+  let err = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
   const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
   return new Promise((resolve) =>
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, out, err });
     })
   );
+}
+
+/** Whether this user may make a network namespace (to shrink its range of
+ * local ports without touching the machine's). */
+const hasNetns = spawnSync("unshare", ["-rn", "ip", "link", "set", "lo", "up"]).status === 0;
+
+test("client load mode counts EADDRNOTAVAIL when local ports run out", {
+  skip: !hasNetns && "needs unshare -rn and ip (a network namespace)",
+}, async () => {
+  // In a namespace of its own, with 5 local ports, 10 exchanges at once
+  // against a listener that never answers: some connect and time out, the
+  // rest find no local port.
+  const client = clientShellCommand(
+    ["-p", "50000", "-n", "10", "-c", "10", "--timeout", "0.5", "--json"],
+  );
+  const script = [
+    "ip link set lo up",
+    "echo '40000 40004' > /proc/sys/net/ipv4/ip_local_port_range",
+    "coproc python3 -c 'import socket,time; s=socket.socket(); " +
+    's.bind(("127.0.0.1",50000)); s.listen(64); print(flush=True); time.sleep(10)\'',
+    'read -r _ <&"${COPROC[0]}"',
+    client,
+    "code=$?",
+    'kill "$COPROC_PID"',
+    'exit "$code"',
+  ].join("\n");
+  const { code, out, err } = await runRaw(["unshare", "-rn", "bash", "-c", script]);
+  assert.equal(code, 1, out + err);
+  const summary = JSON.parse(out.trim().split("\n").at(-1)!);
+  assert.equal(summary.exchanges, 10, out + err);
+  assert(summary.errors.addrNotAvailable >= 1, out);
+  assert(summary.errors.timeout >= 1, out);
+  assert.equal(summary.errors.addrNotAvailable + summary.errors.timeout, 10, out);
+});
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+/** Runs the client with a pseudo-terminal for its output (util-linux
+ * `script`); resolves to everything it wrote there, raw. */
+async function clientOnTerminal(args: string[]): Promise<{ code: number | null; output: string }> {
+  const { code, out } = await runRaw(["script", "-qefc", clientShellCommand(args), "/dev/null"]);
+  return { code, output: out };
 }
 
 test("client load mode draws a progress line only on a terminal", {
