@@ -106,6 +106,38 @@ test("load() counts refused connections and has no latency when none succeed", a
   assert.equal(summary.ratePerSecond, 0);
 });
 
+test("load() counts resets against a server that aborts every other connection", async () => {
+  // Deno's close() sends FIN even with unread input, so the resetting
+  // server is Python's, with SO_LINGER 0.
+  const server = new Program([
+    "python3",
+    "-c",
+    `
+import socket, struct
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print("Listening at 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+for k in range(1, 9):
+    c, _ = s.accept()
+    c.recv(16)
+    if k % 2 == 0:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    else:
+        c.sendall(b"Farewell, client")
+    c.close()
+`,
+  ], []);
+  try {
+    const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+    const summary = await load({ port: Number(port), count: 8, timeout: 5000 });
+    assert.deepEqual(summary.errors, { ...noErrors, reset: 4 }, JSON.stringify(summary));
+    assert.equal(summary.succeeded, 4);
+  } finally {
+    await server.stop("SIGKILL");
+  }
+});
+
 test("load() counts exchanges past their timeout as timeouts", async () => {
   const server = await testServer(async (conn, _k, released) => {
     await recvAll(conn, 16);
