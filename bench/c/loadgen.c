@@ -34,6 +34,7 @@ struct slot {
 static struct sockaddr_in addr;
 static int ep;
 static long ok, failed;
+static double end;
 
 static double now(void) {
   struct timespec ts;
@@ -41,8 +42,14 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Starts the slot's next exchange; a connect that fails at once counts as
+ * a failure and is retried until the run's end. */
 static void start(struct slot *s) {
   for (;;) {
+    if (now() >= end) {
+      s->fd = -1;
+      return;
+    }
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (s->fd < 0) { perror("socket"); exit(1); }
     s->state = CONNECTING;
@@ -86,9 +93,13 @@ int main(int argc, char **argv) {
   ep = epoll_create1(0);
   struct slot *slots = calloc(concurrency, sizeof *slots);
   struct epoll_event *events = calloc(concurrency, sizeof *events);
-  double begin = now(), end = begin + seconds;
-  for (int i = 0; i < concurrency; i++) start(&slots[i]);
-  int open = concurrency;
+  double begin = now();
+  end = begin + seconds;
+  int open = 0;
+  for (int i = 0; i < concurrency; i++) {
+    start(&slots[i]);
+    if (slots[i].fd >= 0) open++;
+  }
   while (open > 0) {
     int n = epoll_wait(ep, events, concurrency, 100);
     int more = now() < end;
