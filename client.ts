@@ -2,7 +2,9 @@
  * The sixteen-octet client: connect, send `Hi there, server` in full, read
  * the 16-octet reply, close.
  *
- * Run it: `deno run --allow-net client.ts [HOST] [-p PORT] [--timeout S]`.
+ * Run it: `deno run --allow-net client.ts [HOST] [-p PORT] [--timeout S]`;
+ * with `--count N` or `--duration S` (and `--concurrency C`) it is a load
+ * generator that reports errors by kind, the rate and latency percentiles.
  *
  * @module
  */
@@ -17,10 +19,96 @@ import {
   type NetOp,
   toNetError,
 } from "./net.ts";
-import { args, connect } from "./runtime/deno.ts";
-import { EXIT, parseCommandLine, parsePort, parseSeconds, repr, run } from "./cli.ts";
+import {
+  args,
+  connect,
+  exit,
+  onShutdownSignal,
+  stderrIsTerminal,
+  writeStderr,
+} from "./runtime/deno.ts";
+import {
+  EXIT,
+  parseCommandLine,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  repr,
+  run,
+  UsageError,
+} from "./cli.ts";
+import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { DEFAULT_MESSAGE, DEFAULT_PORT, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
 import { VERSION } from "./version.ts";
+
+/** A deadline that can be called off. */
+interface Deadline {
+  /** When it fires, on `performance.now()`'s clock. */
+  readonly at: number;
+  /** What it does then. */
+  readonly fire: () => void;
+  /** Calls it off. */
+  cancel(): void;
+}
+
+/**
+ * Deadlines of one length, sharing one timer. They expire in the order they
+ * were set, so the timer is armed only for the oldest. In load mode a timer
+ * per exchange cost a tenth of the rate on Deno (each setTimeout and
+ * clearTimeout is a call into the runtime); this costs one timer per
+ * `timeout` of exchanges.
+ */
+class Deadlines {
+  readonly #pending = new Set<Deadline>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly timeout: number) {}
+
+  add(fire: () => void): Deadline {
+    const pending = this.#pending;
+    const deadline: Deadline = {
+      at: performance.now() + this.timeout,
+      fire,
+      cancel: () => {
+        pending.delete(deadline);
+        // Nothing left to time: no timer may keep the process alive.
+        if (pending.size === 0) this.#disarm();
+      },
+    };
+    pending.add(deadline);
+    if (this.#timer === undefined) this.#arm(this.timeout);
+    return deadline;
+  }
+
+  #arm(ms: number): void {
+    clearTimeout(this.#timer); // Should a deadline's fire() have set another.
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, ms));
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (byTimeout.get(this.timeout) === this) byTimeout.delete(this.timeout);
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const deadline of this.#pending) {
+      if (deadline.at > now) return this.#arm(deadline.at - now);
+      this.#pending.delete(deadline);
+      deadline.fire();
+    }
+  }
+}
+
+/** The deadlines in use, by length; one is dropped once it has none. */
+const byTimeout = new Map<number, Deadlines>();
+function deadlines(timeout: number): Deadlines {
+  let shared = byTimeout.get(timeout);
+  if (!shared) byTimeout.set(timeout, shared = new Deadlines(timeout));
+  return shared;
+}
 
 /** Options for {@linkcode request}. Durations are in milliseconds. */
 export interface RequestOptions {
@@ -79,8 +167,20 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
   const port = options.port ?? DEFAULT_PORT;
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const timeout = options.timeout ?? 10_000;
-  const deadline = AbortSignal.timeout(timeout);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  // One controller and a shared deadline timer, not AbortSignal.timeout()
+  // and AbortSignal.any(): their timer outlives the exchange by the whole
+  // timeout, which costs memory and time in load mode (measured).
+  const cancel = options.signal;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timedOut = false;
+  const deadline = deadlines(timeout).add(() => {
+    timedOut = true;
+    controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
+  });
+  const onCancel = () => controller.abort(cancel!.reason);
+  if (cancel?.aborted) onCancel();
+  else cancel?.addEventListener("abort", onCancel, { once: true });
   let op: NetOp = "connect";
   let conn: Conn | undefined;
   const onAbort = () => conn?.close();
@@ -94,7 +194,7 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     const reply = await recvAll(conn, options.replyLength ?? MESSAGE_LENGTH, { signal });
     return { reply, localAddr: conn.localAddr, remoteAddr: conn.remoteAddr };
   } catch (err) {
-    if (deadline.aborted) {
+    if (timedOut) {
       throw new NetError(op, "ETIMEDOUT", hostname, port, {
         cause: err,
         detail: `${op === "connect" ? "no connection" : "no reply"} within ${
@@ -105,44 +205,159 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     if (signal.aborted) throw signal.reason;
     throw toNetError(err, op, { hostname, port });
   } finally {
+    deadline.cancel();
+    cancel?.removeEventListener("abort", onCancel);
     signal.removeEventListener("abort", onAbort);
     if (conn) closeQuietly(conn);
   }
 }
 
-const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS]
+const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS] [load options]
   HOST                 the server (default 127.0.0.1)
   -p, --port PORT      its port (default 1060)
-  --timeout SECONDS    give up on the whole exchange after this (default 10)
+  --timeout SECONDS    give up on one exchange after this (default 10)
   -h, --help           show this help
-  -V, --version        show the version`;
+  -V, --version        show the version
+load mode: many exchanges, then a summary; exit 1 if any failed, and
+Ctrl-C prints the summary so far and exits 130
+  -n, --count N        this many exchanges
+  -d, --duration SECONDS
+                       for this long (with --count, whichever ends first)
+  -c, --concurrency C  exchanges in flight at once (default 1)
+  --json               print the summary as one JSON object
+  --no-progress        no progress line on stderr (there is none unless
+                       stderr is a terminal)`;
+
+const KIND_LABELS: Record<ErrorKind, string> = {
+  refused: "refused",
+  reset: "reset",
+  timeout: "timeout",
+  shortReply: "short reply",
+  wrongReply: "wrong reply",
+  addrNotAvailable: "address not available (out of local ports?)",
+  other: "other",
+};
+
+const ms = (value: number) => `${value < 10 ? value.toFixed(3) : value.toFixed(1)} ms`;
 
 /**
- * The client's command line: one exchange, told as the tutorial tells it.
+ * Formats a load run's summary for a person: totals, errors by kind, rate,
+ * latency percentiles.
+ *
+ * @param summary The summary.
+ * @param target The server, as `host:port`.
+ * @returns Several lines, without a final newline.
+ */
+export function formatSummary(summary: LoadSummary, target: string): string {
+  const seconds = (summary.elapsedMs / 1000).toFixed(2);
+  const errors = ERROR_KINDS.filter((kind) => summary.errors[kind] > 0)
+    .map((kind) => `${summary.errors[kind]} ${KIND_LABELS[kind]}`);
+  const lat = summary.latencyMs;
+  return [
+    `${summary.interrupted ? "Interrupted: " : ""}${summary.exchanges} exchanges with ${target}, ` +
+    `${summary.concurrency} at a time, in ${seconds} s`,
+    `  succeeded  ${summary.succeeded}`,
+    `  failed     ${summary.failed}${errors.length ? `: ${errors.join(", ")}` : ""}`,
+    ...(summary.cancelled ? [`  cancelled  ${summary.cancelled} in flight when stopped`] : []),
+    `  rate       ${Math.round(summary.ratePerSecond)} exchanges/s`,
+    `  latency    ${
+      lat
+        ? `p50 ${ms(lat.p50)}, p90 ${ms(lat.p90)}, p99 ${ms(lat.p99)}, max ${ms(lat.max)}`
+        : "none succeeded"
+    }`,
+  ].join("\n");
+}
+
+/**
+ * Formats a load run's progress as one short line.
+ *
+ * @param p The progress.
+ * @returns `done[/total] exchanges, rate/s, failed[, elapsed/duration s]`.
+ */
+export function formatProgress(p: LoadProgress): string {
+  const done = p.total === undefined ? `${p.done}` : `${p.done}/${p.total}`;
+  const time = p.durationMs === undefined
+    ? ""
+    : `, ${(p.elapsedMs / 1000).toFixed(1)}/${p.durationMs / 1000} s`;
+  return `${done} exchanges, ${Math.round(p.ratePerSecond)}/s, ${p.failed} failed${time}`;
+}
+
+/**
+ * The client's command line: one exchange, told as the tutorial tells it;
+ * or, with `--count` or `--duration`, a load run and its summary.
  *
  * @param argv The arguments, without the program.
- * @returns The exit status.
+ * @returns The exit status: in load mode 1 if any exchange failed, 130 if
+ * interrupted.
  * @throws {UsageError} If the command line is wrong.
- * @throws {NetError} If the exchange fails.
+ * @throws {NetError} If the exchange fails (one exchange), or the host is
+ * unknown (load mode).
  */
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
     timeout: { type: "string" },
+    count: { type: "string", short: "n" },
+    duration: { type: "string", short: "d" },
+    concurrency: { type: "string", short: "c" },
+    json: { type: "boolean" },
+    "no-progress": { type: "boolean" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   }, 1);
   if (values.help) return console.log(USAGE), EXIT.OK;
   if (values.version) return console.log(VERSION), EXIT.OK;
-  const { reply } = await request({
-    hostname: positionals[0] ?? "127.0.0.1",
-    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false),
-    timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
-    onConnected: (local) =>
-      console.log(`Client has been assigned socket name ${formatAddr(local)}`),
+  const hostname = positionals[0] ?? "127.0.0.1";
+  const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false);
+  const timeout = values.timeout === undefined
+    ? undefined
+    : parseSeconds("timeout", values.timeout);
+  if (values.count === undefined && values.duration === undefined) {
+    for (const flag of ["concurrency", "json", "no-progress"] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
+    }
+    const { reply } = await request({
+      hostname,
+      port,
+      timeout,
+      onConnected: (local) =>
+        console.log(`Client has been assigned socket name ${formatAddr(local)}`),
+    });
+    console.log(`The server said ${repr(reply)}`);
+    return EXIT.OK;
+  }
+
+  const stop = new AbortController();
+  let signals = 0;
+  const stopSignals = onShutdownSignal(() => {
+    if (++signals > 1) exit(EXIT.INTERRUPTED);
+    stop.abort();
   });
-  console.log(`The server said ${repr(reply)}`);
-  return EXIT.OK;
+  const progress = !values["no-progress"] && stderrIsTerminal();
+  let summary: LoadSummary;
+  try {
+    summary = await load({
+      hostname,
+      port,
+      timeout,
+      count: values.count === undefined ? undefined : parseCount("count", values.count),
+      duration: values.duration === undefined
+        ? undefined
+        : parseSeconds("duration", values.duration),
+      concurrency: values.concurrency === undefined
+        ? undefined
+        : parseCount("concurrency", values.concurrency),
+      signal: stop.signal,
+      onProgress: progress ? (p) => writeStderr(`\r${formatProgress(p)}\x1b[K`) : undefined,
+    });
+  } finally {
+    stopSignals();
+    if (progress) writeStderr("\r\x1b[K");
+  }
+  console.log(
+    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr({ hostname, port })),
+  );
+  return summary.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }
 
 /**

@@ -5,6 +5,9 @@
  * ({@linkcode recvAll}, {@linkcode sendAll}) are the lesson: TCP delivers
  * bytes in arbitrary pieces.
  *
+ * {@linkcode load} runs many exchanges against a server and summarizes them
+ * (errors by kind, rate, latency percentiles): the client's load mode.
+ *
  * The same code runs on Deno (with `Deno.listen` / `Deno.connect`) and, from
  * the npm package, on Node and Bun.
  *
@@ -46,4 +49,17 @@ export {
   type ServerStats,
 } from "./server.ts";
 export { type Reply, request, type RequestOptions } from "./client.ts";
+export {
+  ERROR_KINDS,
+  type ErrorKind,
+  errorKind,
+  Histogram,
+  type LatencySummary,
+  load,
+  type LoadCounts,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadSummary,
+  summarize,
+} from "./load.ts";
 export { VERSION } from "./version.ts";

@@ -16,9 +16,6 @@ import {
   type NetErrorCode,
 } from "../net.ts";
 
-/** The runtime this build targets. */
-export const runtime = "deno";
-
 /** Deno names some failures by class or text instead of a POSIX code. */
 function codeOf(err: unknown): NetErrorCode {
   if (err instanceof Deno.errors.NotCapable) return "ENOTCAPABLE";
@@ -89,6 +86,18 @@ export function exit(code: number): never {
 /** Whether standard error is a terminal (for progress displays). */
 export function stderrIsTerminal(): boolean {
   return Deno.stderr.isTerminal();
+}
+
+/**
+ * Writes text to standard error as it is, without a newline (for a progress
+ * line redrawn with `\r`).
+ *
+ * @param text The text.
+ */
+export function writeStderr(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  // writeSync may write part of the bytes, as any write may.
+  for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
 }
 
 /**

@@ -28,9 +28,6 @@ import {
   type NetErrorCode,
 } from "../net.ts";
 
-/** The runtime this build targets. */
-export const runtime = "node";
-
 /** Received bytes held for `read()` before the socket is paused, so a peer
  * that sends faster than we read waits in the kernel, not in our memory. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -341,6 +338,16 @@ export function exit(code: number): never {
 /** Whether standard error is a terminal (for progress displays). */
 export function stderrIsTerminal(): boolean {
   return process.stderr.isTTY === true;
+}
+
+/**
+ * Writes text to standard error as it is, without a newline (for a progress
+ * line redrawn with `\r`).
+ *
+ * @param text The text.
+ */
+export function writeStderr(text: string): void {
+  process.stderr.write(text);
 }
 
 /**

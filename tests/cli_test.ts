@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { listen, recvAll, sendAll } from "../mod.ts";
 import {
+  closedPort,
   decode,
   dial,
   encode,
@@ -17,14 +18,6 @@ import {
   sendSlowly,
   startServer,
 } from "./helpers.ts";
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const l = await listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 test("server and client CLIs do the tutorial's exchange and tell its story", async () => {
   const { server, port } = await startServer();

@@ -2,7 +2,7 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, NetError, recvAll, sendAll } from "../mod.ts";
+import { type Conn, connect, listen, NetError, recvAll, sendAll } from "../mod.ts";
 
 /** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
@@ -219,4 +219,12 @@ export async function untilRefused(port: number, ms = 5000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`port ${port} still accepts after ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A port nothing listens on: bound once, then released. */
+export async function closedPort(): Promise<number> {
+  const l = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
 }

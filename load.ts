@@ -1,0 +1,463 @@
+/**
+ * Load mode: many exchanges against one server, a bounded number in flight,
+ * each checked byte for byte; counts of errors by kind, the rate, and
+ * latency percentiles.
+ *
+ * Each exchange is a whole {@linkcode request}: connect, send, read the
+ * reply, close. No runtime API is used here, so the same code measures on
+ * Deno, Node and Bun.
+ *
+ * @module
+ */
+
+import { IncompleteReadError } from "./recv_all.ts";
+import { errorCode, type NetErrorCode } from "./net.ts";
+import { request } from "./client.ts";
+import { DEFAULT_MESSAGE, DEFAULT_PORT, DEFAULT_REPLY } from "./protocol.ts";
+
+/** Why an exchange failed. */
+export type ErrorKind =
+  | "refused"
+  | "reset"
+  | "timeout"
+  | "shortReply"
+  | "wrongReply"
+  | "addrNotAvailable"
+  | "other";
+
+/** The error kinds, in the order summaries show them. */
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  "refused",
+  "reset",
+  "timeout",
+  "shortReply",
+  "wrongReply",
+  "addrNotAvailable",
+  "other",
+];
+
+/** Codes that no retry can fix: the run stops and {@linkcode load} throws. */
+const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "EACCES"]);
+
+/**
+ * Gives a failed exchange's error its kind, by class and code, never by text.
+ *
+ * @param err What {@linkcode request} threw.
+ * @returns `shortReply` for an {@linkcode IncompleteReadError}, the kind of a
+ * `NetError`'s code, or `other`.
+ *
+ * @example
+ * ```ts
+ * import { errorKind } from "./load.ts";
+ * import { NetError } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(errorKind(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)), "reset");
+ * assert.equal(errorKind(new Error("?")), "other");
+ * ```
+ */
+export function errorKind(err: unknown): ErrorKind {
+  if (err instanceof IncompleteReadError) return "shortReply";
+  switch (errorCode(err)) {
+    case "ECONNREFUSED":
+      return "refused";
+    case "ECONNRESET":
+    case "EPIPE":
+      return "reset";
+    case "ETIMEDOUT":
+      return "timeout";
+    case "EADDRNOTAVAIL":
+      return "addrNotAvailable";
+    default:
+      return "other";
+  }
+}
+
+// Log-linear buckets over whole microseconds, as HdrHistogram's: exact below
+// 128 µs, then 64 buckets per power of two, so a bucket is at most 1/64 of
+// its value wide. 1,664 buckets reach 2^31 µs (35 minutes).
+const EXACT = 128;
+const SUB_BITS = 6;
+const SUB = 1 << SUB_BITS;
+const TOP = 2 ** 31 - 1;
+const BUCKETS = EXACT + (31 - 7) * SUB;
+
+function bucketOf(us: number): number {
+  if (us < EXACT) return us;
+  const exp = 31 - Math.clz32(us);
+  return EXACT + (exp - 7) * SUB + ((us >>> (exp - SUB_BITS)) - SUB);
+}
+
+function highestIn(bucket: number): number {
+  if (bucket < EXACT) return bucket;
+  const exp = 7 + Math.floor((bucket - EXACT) / SUB);
+  const sub = SUB + (bucket - EXACT) % SUB;
+  return (sub + 1) * 2 ** (exp - SUB_BITS) - 1;
+}
+
+/**
+ * Latencies in a fixed set of log-linear buckets: constant memory however
+ * many are recorded. Values are whole microseconds, exact below 128 µs and
+ * within 1/64 (1.6 %) above; a percentile is its bucket's highest value, so
+ * it errs high, never above the exact maximum.
+ *
+ * @example
+ * ```ts
+ * import { Histogram } from "./load.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const h = new Histogram();
+ * for (let ms = 1; ms <= 100; ms++) h.record(ms);
+ * assert.equal(h.count, 100);
+ * assert.equal(h.max, 100);
+ * assert(Math.abs(h.percentile(50) - 50) <= 50 / 64);
+ * ```
+ */
+export class Histogram {
+  /** How many latencies were recorded. */
+  count: number = 0;
+  /** The largest, in milliseconds, exact. */
+  max: number = 0;
+  /** The smallest, in milliseconds, exact. */
+  min: number = Infinity;
+  /** The sum, in milliseconds, for the mean. */
+  sum: number = 0;
+  readonly #counts = new Float64Array(BUCKETS);
+
+  /**
+   * Records one latency.
+   *
+   * @param ms The latency in milliseconds.
+   */
+  record(ms: number): void {
+    const us = Math.min(TOP, Math.max(0, Math.round(ms * 1000)));
+    this.#counts[bucketOf(us)]++;
+    this.count++;
+    this.sum += ms;
+    if (ms > this.max) this.max = ms;
+    if (ms < this.min) this.min = ms;
+  }
+
+  /**
+   * The latency that `p` percent of the recorded ones are at or below.
+   *
+   * @param p The percentile, above 0 and at most 100.
+   * @returns Milliseconds, or `NaN` when nothing was recorded.
+   */
+  percentile(p: number): number {
+    if (this.count === 0) return NaN;
+    const rank = Math.max(1, Math.ceil((p / 100) * this.count));
+    let seen = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      seen += this.#counts[b];
+      if (seen >= rank) return Math.min(highestIn(b) / 1000, this.max);
+    }
+    return this.max;
+  }
+}
+
+/** Options for {@linkcode load}. Durations are in milliseconds. */
+export interface LoadOptions {
+  /** The server's address or host name. Default `127.0.0.1`. */
+  hostname?: string;
+  /** The server's port. Default 1060. */
+  port?: number;
+  /** What each exchange sends. Default `Hi there, server`. */
+  message?: string | Uint8Array;
+  /** The reply every exchange must get, byte for byte; its length is how
+   * much is read. Default `Farewell, client`. */
+  reply?: string | Uint8Array;
+  /** Stop after this many exchanges. */
+  count?: number;
+  /** Stop starting exchanges after this long. With `count`, whichever comes
+   * first; one of the two is required. */
+  duration?: number;
+  /** Exchanges (so sockets) in flight at most. Default 1. */
+  concurrency?: number;
+  /** How long one exchange, connect included, may take. Default 10,000. */
+  timeout?: number;
+  /** Stops early when aborted: no new exchanges start, the ones in flight
+   * get `grace` to finish, the rest are cancelled. The summary says
+   * `interrupted`. */
+  signal?: AbortSignal;
+  /** After `signal` aborts, how long exchanges in flight may take. Default
+   * 1,000. */
+  grace?: number;
+  /** Called every `progressInterval` while the run lasts. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** How often `onProgress` is called. Default 250. */
+  progressInterval?: number;
+}
+
+/** How far a run has got, for a progress display. */
+export interface LoadProgress {
+  /** Exchanges finished, succeeded or failed. */
+  done: number;
+  /** The `count` asked for, if one was. */
+  total?: number;
+  /** Exchanges that failed. */
+  failed: number;
+  /** Time since the start, in milliseconds. */
+  elapsedMs: number;
+  /** The `duration` asked for, if one was. */
+  durationMs?: number;
+  /** Successful exchanges per second since the start. */
+  ratePerSecond: number;
+}
+
+/** Latency percentiles of successful exchanges, in milliseconds. */
+export interface LatencySummary {
+  /** Median. */
+  p50: number;
+  /** 90th percentile. */
+  p90: number;
+  /** 99th percentile. */
+  p99: number;
+  /** The slowest, exact. */
+  max: number;
+  /** The fastest, exact. */
+  min: number;
+  /** The mean, exact. */
+  mean: number;
+}
+
+/** The result of a run; `JSON.stringify` gives the client's `--json`. */
+export interface LoadSummary {
+  /** Exchanges finished, succeeded or failed. */
+  exchanges: number;
+  /** Exchanges that got the expected reply. */
+  succeeded: number;
+  /** Exchanges that failed: the sum of `errors`. */
+  failed: number;
+  /** Failed exchanges by kind; every kind is present. */
+  errors: Record<ErrorKind, number>;
+  /** Exchanges cut off by stopping early; neither succeeded nor failed. */
+  cancelled: number;
+  /** Whether `signal` stopped the run early. */
+  interrupted: boolean;
+  /** Exchanges in flight at most. */
+  concurrency: number;
+  /** From the first connect to the last exchange's end, in milliseconds. */
+  elapsedMs: number;
+  /** Successful exchanges per second. */
+  ratePerSecond: number;
+  /** Latency of successful exchanges, or `null` if none succeeded. */
+  latencyMs: LatencySummary | null;
+}
+
+/** What a run has counted so far; {@linkcode summarize} reports it. */
+export interface LoadCounts
+  extends Pick<LoadSummary, "errors" | "cancelled" | "interrupted" | "concurrency" | "elapsedMs"> {
+  /** Latencies of successful exchanges. */
+  histogram: Histogram;
+}
+
+/** Rounds milliseconds to whole microseconds, the histogram's unit. */
+const micro = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/**
+ * Builds a run's summary from its counts: totals, rate, percentiles.
+ *
+ * @param counts What the run counted.
+ * @returns The summary.
+ *
+ * @example
+ * ```ts
+ * import { Histogram, summarize } from "./load.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const histogram = new Histogram();
+ * histogram.record(2);
+ * const errors = { refused: 1, reset: 0, timeout: 0, shortReply: 0, wrongReply: 0,
+ *   addrNotAvailable: 0, other: 0 };
+ * const s = summarize({ histogram, errors, cancelled: 0, interrupted: false, concurrency: 1,
+ *   elapsedMs: 500 });
+ * assert.equal(s.exchanges, 2);
+ * assert.equal(s.failed, 1);
+ * assert.equal(s.ratePerSecond, 2);
+ * assert.equal(s.latencyMs?.p99, 2);
+ * ```
+ */
+export function summarize(counts: LoadCounts): LoadSummary {
+  const h = counts.histogram;
+  let failed = 0;
+  for (const kind of ERROR_KINDS) failed += counts.errors[kind];
+  return {
+    exchanges: h.count + failed,
+    succeeded: h.count,
+    failed,
+    errors: { ...counts.errors },
+    cancelled: counts.cancelled,
+    interrupted: counts.interrupted,
+    concurrency: counts.concurrency,
+    elapsedMs: micro(counts.elapsedMs),
+    ratePerSecond: counts.elapsedMs > 0 ? Math.round((h.count / counts.elapsedMs) * 1e5) / 100 : 0,
+    latencyMs: h.count === 0 ? null : {
+      p50: micro(h.percentile(50)),
+      p90: micro(h.percentile(90)),
+      p99: micro(h.percentile(99)),
+      max: micro(h.max),
+      min: micro(h.min),
+      mean: micro(h.sum / h.count),
+    },
+  };
+}
+
+const encode = (bytes: string | Uint8Array) =>
+  typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Runs many exchanges against one server, at most `concurrency` at a time,
+ * and summarizes them. Each exchange is a {@linkcode request} whose reply is
+ * compared with `reply` byte for byte. Failures are counted by kind, never
+ * thrown, except those no retry can fix.
+ *
+ * @param options The server, how many exchanges or for how long, how many
+ * at once, a signal to stop early, a progress callback.
+ * @returns The summary, once every exchange has ended.
+ * @throws {RangeError} If neither `count` nor `duration` is given, or an
+ * option (`count`, `duration`, `concurrency`, `port`) is out of range.
+ * @throws {NetError} If the host is unknown (`ENOTFOUND`) or the network is
+ * not permitted (`ENOTCAPABLE`, `EACCES`): the run stops at once.
+ *
+ * @example A hundred exchanges, eight at a time
+ * ```ts
+ * import { load } from "./load.ts";
+ * import { serve } from "./server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = await serve({ port: 0, events: "problems" });
+ * const summary = await load({ port: server.addr.port, count: 100, concurrency: 8 });
+ * assert.equal(summary.succeeded, 100);
+ * assert.equal(summary.failed, 0);
+ * await server.shutdown();
+ * ```
+ */
+export async function load(options: LoadOptions): Promise<LoadSummary> {
+  const { count, duration } = options;
+  const concurrency = options.concurrency ?? 1;
+  const grace = options.grace ?? 1000;
+  if (count === undefined && duration === undefined) {
+    throw new RangeError("load needs a count, a duration, or both");
+  }
+  if (count !== undefined && !(Number.isSafeInteger(count) && count >= 1)) {
+    throw new RangeError(`count must be a whole number of at least 1, got ${count}`);
+  }
+  if (duration !== undefined && !(duration > 0 && duration <= 2_147_483_647)) {
+    throw new RangeError(`duration must be above 0 ms, got ${duration}`);
+  }
+  if (!(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
+    throw new RangeError(`concurrency must be a whole number of at least 1, got ${concurrency}`);
+  }
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? DEFAULT_PORT;
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw new RangeError(`port must be a whole number from 1 to 65535, got ${port}`);
+  }
+  const message = encode(options.message ?? DEFAULT_MESSAGE);
+  const expected = encode(options.reply ?? DEFAULT_REPLY);
+  const timeout = options.timeout;
+
+  const histogram = new Histogram();
+  const errors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
+  let failed = 0;
+  let cancelled = 0;
+  let started = 0;
+  let stopping = false;
+  let fatal: unknown;
+  // One controller a worker, aborted to cut off exchanges in flight (after
+  // the grace, or on a fatal error). Not one shared signal: Node warns of a
+  // leak past 10 listeners on one, and a run has `concurrency` at once.
+  const cuts: AbortController[] = [];
+  const cut = () => cuts.forEach((c) => c.abort());
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const stop = () => (stopping = true);
+  const interrupted = () => options.signal?.aborted ?? false;
+  const onAbort = () => {
+    stop();
+    timers.push(setTimeout(cut, grace));
+  };
+
+  const start = performance.now();
+  if (duration !== undefined) timers.push(setTimeout(stop, duration));
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+  const progress = (): LoadProgress => {
+    const elapsedMs = performance.now() - start;
+    return {
+      done: histogram.count + failed,
+      total: count,
+      failed,
+      elapsedMs,
+      durationMs: duration,
+      ratePerSecond: elapsedMs > 0 ? (histogram.count / elapsedMs) * 1000 : 0,
+    };
+  };
+  const onProgress = options.onProgress;
+  const ticker = onProgress &&
+    setInterval(() => onProgress(progress()), options.progressInterval ?? 250);
+
+  async function worker(): Promise<void> {
+    const mine = new AbortController();
+    cuts.push(mine);
+    while (!stopping && (count === undefined || started < count)) {
+      started++;
+      const t0 = performance.now();
+      try {
+        const { reply } = await request({
+          hostname,
+          port,
+          message,
+          replyLength: expected.length,
+          timeout,
+          signal: mine.signal,
+        });
+        if (equalBytes(reply, expected)) {
+          histogram.record(performance.now() - t0);
+          continue;
+        }
+        errors.wrongReply++;
+      } catch (err) {
+        if (mine.signal.aborted) {
+          cancelled++;
+          continue;
+        }
+        if (FATAL.has(errorCode(err))) {
+          fatal ??= err;
+          stop();
+          cut();
+          continue;
+        }
+        const kind = errorKind(err);
+        errors[kind]++;
+        // Out of local ports: give TIME_WAIT a moment instead of spinning.
+        if (kind === "addrNotAvailable") await new Promise((r) => setTimeout(r, 10));
+      }
+      failed++;
+    }
+  }
+
+  try {
+    const workers = Math.min(concurrency, count ?? concurrency);
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    if (ticker !== undefined) clearInterval(ticker);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  if (fatal !== undefined) throw fatal;
+  return summarize({
+    histogram,
+    errors,
+    cancelled,
+    interrupted: interrupted(),
+    concurrency,
+    elapsedMs: performance.now() - start,
+  });
+}
