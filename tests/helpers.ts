@@ -228,3 +228,22 @@ export async function closedPort(): Promise<number> {
   l.close();
   return port;
 }
+
+/** Opens `count` connections that each send the first 8 octets of the
+ * tutorial's message: exchanges caught in the middle. */
+export async function halfSent(port: number, count: number): Promise<Conn[]> {
+  const conns = await Promise.all(Array.from({ length: count }, () => dial(port)));
+  for (const conn of conns) await sendAll(conn, encode("Hi there"));
+  return conns;
+}
+
+/** Sends the rest of the message on each of `halfSent`'s connections, and
+ * resolves to what each then read before EOF. */
+export function finishHalves(conns: Conn[]): Promise<string[]> {
+  return Promise.all(conns.map(async (conn) => {
+    await sendAll(conn, encode(", server"));
+    const reply = decode(await readToEnd(conn));
+    conn.close();
+    return reply;
+  }));
+}

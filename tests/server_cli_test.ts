@@ -4,10 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type Conn, sendAll } from "../mod.ts";
 import {
-  decode,
   dial,
   encode,
   exchange,
+  finishHalves,
+  halfSent,
   onDeno,
   Program,
   programCommand,
@@ -20,19 +21,12 @@ const MESSAGE = encode("Hi there, server");
 
 test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exits 0", async () => {
   const { server, port } = await startServer(["--grace", "5"]);
-  const halves = await Promise.all(Array.from({ length: 4 }, () => dial(port)));
-  for (const conn of halves) await sendAll(conn, MESSAGE.subarray(0, 8));
+  const halves = await halfSent(port, 4);
   await new Promise((resolve) => setTimeout(resolve, 100)); // Let it accept them.
   server.signal("SIGTERM");
   await server.waitForLine(/^SIGTERM: shutting down; 4 open connections have 5 s to finish$/);
   await untilRefused(port, 1000);
-  const replies = await Promise.all(halves.map(async (conn) => {
-    await sendAll(conn, MESSAGE.subarray(8));
-    const reply = decode(await readToEnd(conn));
-    conn.close();
-    return reply;
-  }));
-  assert.deepEqual(replies, Array(4).fill("Farewell, client"));
+  assert.deepEqual(await finishHalves(halves), Array(4).fill("Farewell, client"));
   assert.equal(await server.exited, 0);
   assert.equal(server.stdout.at(-1), "Stopped: 4 served, 0 failed, 0 timed out");
   assert.deepEqual(server.stderr, []);

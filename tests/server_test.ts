@@ -12,7 +12,17 @@ import {
   type Server,
   type ServerEvent,
 } from "../mod.ts";
-import { decode, dial, encode, exchange, readToEnd, sendSlowly, untilRefused } from "./helpers.ts";
+import {
+  decode,
+  dial,
+  encode,
+  exchange,
+  finishHalves,
+  halfSent,
+  readToEnd,
+  sendSlowly,
+  untilRefused,
+} from "./helpers.ts";
 
 const MESSAGE = encode("Hi there, server");
 
@@ -167,18 +177,11 @@ test("serve() stops accepting at the connection cap and resumes when a slot free
 
 test("serve().shutdown() refuses new connections, lets open exchanges finish, then resolves", async () => {
   const { server, port } = await recorded();
-  const halves = await Promise.all(Array.from({ length: 5 }, () => dial(port)));
-  for (const conn of halves) await sendAll(conn, MESSAGE.subarray(0, 8));
+  const halves = await halfSent(port, 5);
   await until(() => server.stats.open === 5, "five open");
   const stopping = server.shutdown(5000);
   await untilRefused(port, 1000);
-  const replies = await Promise.all(halves.map(async (conn) => {
-    await sendAll(conn, MESSAGE.subarray(8));
-    const reply = decode(await readToEnd(conn));
-    conn.close();
-    return reply;
-  }));
-  assert.deepEqual(replies, Array(5).fill("Farewell, client"));
+  assert.deepEqual(await finishHalves(halves), Array(5).fill("Farewell, client"));
   assert.deepEqual(await stopping, { served: 5, failed: 0, timedOut: 0, open: 0 });
   assert.deepEqual(await server.finished, { served: 5, failed: 0, timedOut: 0, open: 0 });
 });
