@@ -200,7 +200,8 @@ test("load() with a duration stops starting exchanges when it is up", async () =
     const summary = await load({ port: server.addr.port, duration: 300, concurrency: 2 });
     assert(summary.succeeded > 0);
     assert.equal(summary.failed, 0);
-    assert(summary.elapsedMs >= 300 && summary.elapsedMs < 3000, `${summary.elapsedMs} ms`);
+    // Node's timers count whole milliseconds: one may fire a fraction early.
+    assert(summary.elapsedMs >= 299 && summary.elapsedMs < 3000, `${summary.elapsedMs} ms`);
     assert.equal(server.stats.served, summary.succeeded);
   } finally {
     await server.shutdown();
