@@ -38,7 +38,13 @@ import {
   UsageError,
 } from "./cli.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
-import { DEFAULT_MESSAGE, DEFAULT_PORT, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
+import {
+  checkDuration,
+  DEFAULT_MESSAGE,
+  DEFAULT_PORT,
+  MESSAGE_LENGTH,
+  toBytes,
+} from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
 /** A deadline that can be called off. */
@@ -148,6 +154,7 @@ export interface Reply {
  * @throws {NetError} If connecting, sending or reading fails, with `code`
  * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`...
  * @throws {IncompleteReadError} If the server closed before the whole reply.
+ * @throws {RangeError} If `timeout` is not from 1 to 2147483647 ms.
  *
  * @example One exchange with a server on a free port
  * ```ts
@@ -167,6 +174,7 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
   const port = options.port ?? DEFAULT_PORT;
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const timeout = options.timeout ?? 10_000;
+  checkDuration("timeout", timeout);
   // One controller and a shared deadline timer, not AbortSignal.timeout()
   // and AbortSignal.any(): their timer outlives the exchange by the whole
   // timeout, which costs memory and time in load mode (measured).

@@ -13,7 +13,13 @@
 import { IncompleteReadError } from "./recv_all.ts";
 import { errorCode, type NetErrorCode } from "./net.ts";
 import { request } from "./client.ts";
-import { DEFAULT_MESSAGE, DEFAULT_PORT, DEFAULT_REPLY } from "./protocol.ts";
+import {
+  checkDuration,
+  DEFAULT_MESSAGE,
+  DEFAULT_PORT,
+  DEFAULT_REPLY,
+  toBytes,
+} from "./protocol.ts";
 
 /** Why an exchange failed. */
 export type ErrorKind =
@@ -183,7 +189,8 @@ export interface LoadOptions {
   /** After `signal` aborts, how long exchanges in flight may take. Default
    * 1,000. */
   grace?: number;
-  /** Called every `progressInterval` while the run lasts. */
+  /** Called every `progressInterval` while the run lasts. An exception it
+   * throws is ignored: a failing display must not stop the run. */
   onProgress?: (progress: LoadProgress) => void;
   /** How often `onProgress` is called. Default 250. */
   progressInterval?: number;
@@ -303,9 +310,6 @@ export function summarize(counts: LoadCounts): LoadSummary {
   };
 }
 
-const encode = (bytes: string | Uint8Array) =>
-  typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
-
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -349,9 +353,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   if (count !== undefined && !(Number.isSafeInteger(count) && count >= 1)) {
     throw new RangeError(`count must be a whole number of at least 1, got ${count}`);
   }
-  if (duration !== undefined && !(duration > 0 && duration <= 2_147_483_647)) {
-    throw new RangeError(`duration must be above 0 ms, got ${duration}`);
-  }
+  if (duration !== undefined) checkDuration("duration", duration);
   if (!(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
     throw new RangeError(`concurrency must be a whole number of at least 1, got ${concurrency}`);
   }
@@ -360,9 +362,10 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
     throw new RangeError(`port must be a whole number from 1 to 65535, got ${port}`);
   }
-  const message = encode(options.message ?? DEFAULT_MESSAGE);
-  const expected = encode(options.reply ?? DEFAULT_REPLY);
+  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
+  const expected = toBytes(options.reply ?? DEFAULT_REPLY);
   const timeout = options.timeout;
+  if (timeout !== undefined) checkDuration("timeout", timeout);
 
   const histogram = new Histogram();
   const errors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
@@ -401,7 +404,13 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   };
   const onProgress = options.onProgress;
   const ticker = onProgress &&
-    setInterval(() => onProgress(progress()), options.progressInterval ?? 250);
+    setInterval(() => {
+      try {
+        onProgress(progress());
+      } catch {
+        // A display that fails must not stop the run (serve()'s onEvent too).
+      }
+    }, options.progressInterval ?? 250);
 
   async function worker(): Promise<void> {
     const mine = new AbortController();

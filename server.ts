@@ -32,7 +32,7 @@ import {
   run,
   UsageError,
 } from "./cli.ts";
-import { DEFAULT_PORT, DEFAULT_REPLY, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
+import { checkDuration, DEFAULT_PORT, DEFAULT_REPLY, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
 /** Options for {@linkcode serve}. Durations are in milliseconds. */
@@ -182,9 +182,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new RangeError(`messageLength must be a whole number >= 0, got ${length}`);
   }
-  if (!(timeout >= 1 && timeout <= 2_147_483_647)) {
-    throw new RangeError(`timeout must be from 1 to 2147483647 ms, got ${timeout}`);
-  }
+  checkDuration("timeout", timeout);
   if (!(Number.isSafeInteger(maxConnections) && maxConnections >= 1)) {
     throw new RangeError(`maxConnections must be at least 1, got ${maxConnections}`);
   }

@@ -8,9 +8,11 @@
  * Deno's behaviour where Node's differs: received data is queued (and the
  * socket paused past a high-water mark) so nothing is lost while nobody
  * reads, accepted connections are queued while nobody awaits `accept()`, a
- * write resolves only once Node has handed every byte to the kernel, a
- * reset rejects reads with `ECONNRESET` once the bytes that came before it
- * are read, and closing with unread data sends FIN then RST, as Deno does.
+ * write resolves only once Node has handed every byte to the kernel (and
+ * rejects if the socket is closed or reset first), a reset rejects reads
+ * with `ECONNRESET` once the bytes that came before it are read (but Node
+ * itself reports a reset that arrives while the socket is paused as end of
+ * stream), and closing with unread data sends FIN then RST, as Deno does.
  *
  * @module
  */
@@ -160,15 +162,30 @@ class NodeConn implements Conn {
     // a peer that does not read holds us here, as it holds Deno's write().
     return new Promise((resolve, reject) => {
       this.#socket.write(p, (err) => {
-        if (!err) resolve(p.length);
-        else reject(this.#closed ? interrupted() : isHangUp(this.#failure) ? brokenPipe() : err);
+        // Node calls back without an error when it destroys a socket with
+        // the write unsent (our close(), or the peer's reset): not sent.
+        if (!err && !this.#closed && !this.#failure) resolve(p.length);
+        else {
+          reject(
+            this.#closed
+              ? interrupted()
+              : isHangUp(this.#failure)
+              ? brokenPipe()
+              : err ?? this.#failure,
+          );
+        }
       });
     });
   }
 
+  /** Sends FIN after what is queued, and resolves at once, as Deno's does:
+   * a peer that does not read must not hold it. */
   closeWrite(): Promise<void> {
     if (this.#closed) return Promise.reject(badResource());
-    this.#closingWrite ??= new Promise((resolve) => this.#socket.end(() => resolve()));
+    if (!this.#closingWrite) {
+      this.#socket.end();
+      this.#closingWrite = Promise.resolve();
+    }
     return this.#closingWrite;
   }
 
@@ -185,11 +202,14 @@ class NodeConn implements Conn {
     // Deno shuts the socket down (FIN) and then closes it, which with
     // unread data makes the kernel add a reset (RST): the peer reads end of
     // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into #chunks, so the reset must be asked for.
-    if (this.#buffered > 0) {
-      const socket = this.#socket;
+    // from the kernel into #chunks, so the reset must be asked for. With a
+    // write still queued, FIN would wait for a peer that may never read:
+    // reset at once.
+    const socket = this.#socket;
+    if (this.#buffered > 0 && socket.writableLength === 0) {
       socket.end(() => socket.resetAndDestroy());
-    } else this.#socket.destroy();
+    } else if (this.#buffered > 0) socket.resetAndDestroy();
+    else socket.destroy();
     this.#chunks = [];
     this.#buffered = 0;
     for (const read of this.#reads.splice(0)) read.reject(interrupted());

@@ -16,6 +16,7 @@ import {
   load,
   NetError,
   recvAll,
+  request,
   sendAll,
   serve,
 } from "../mod.ts";
@@ -479,4 +480,15 @@ test("client load mode draws a progress line only on a terminal", {
   } finally {
     await server.shutdown();
   }
+});
+
+test("load() and request() reject timeouts a timer cannot wait, before any exchange", async () => {
+  for (const timeout of [0, -1, NaN, 3e9]) {
+    await assert.rejects(load({ port: 1, count: 1, timeout }), RangeError, `load ${timeout}`);
+    await assert.rejects(request({ port: 1, timeout }), RangeError, `request ${timeout}`);
+  }
+  await assert.rejects(
+    load({ port: 1, duration: 3e9 }),
+    /duration must be from 1 to 2147483647 ms/,
+  );
 });

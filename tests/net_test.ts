@@ -184,7 +184,7 @@ test("read() returns what has arrived, across the peer's writes, in order", asyn
   }
 });
 
-test("read() resolves null when the peer resets, and writing then fails with EPIPE", async () => {
+test("read() resolves null when the peer closes with our bytes unread, and writing then fails with EPIPE", async () => {
   const { listener, client, server } = await pair();
   try {
     await sendAll(client, new Uint8Array(100));
@@ -214,6 +214,41 @@ test("write() waits while the peer does not read, and every byte arrives", async
     for (let i = 0; i < size; i += 4093) assert.equal(got[i], i % 251, `byte ${i}`);
   } finally {
     closeAll(client, server, listener);
+  }
+});
+
+test("close() during a write the peer does not read fails that write and frees the socket", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    const sending = sendAll(client, new Uint8Array(64 << 20)).then(() => "sent", (err) => err);
+    await sleep(200);
+    client.close();
+    const outcome = await Promise.race([sending, sleep(3000).then(() => "still pending")]);
+    assert(outcome instanceof Error, `the write ended as ${outcome}, not as an error`);
+    // The socket is gone: the peer reads what reached it, then the end.
+    const buffer = new Uint8Array(1 << 20);
+    const deadline = Date.now() + 3000;
+    while ((await server.read(buffer).catch(() => null)) !== null) {
+      assert(Date.now() < deadline, "the closed socket still delivers after 3 s");
+    }
+  } finally {
+    closeAll(client, server, listener);
+  }
+});
+
+test("a write the peer does not read fails when the peer closes with our bytes unread", async () => {
+  const { listener, client, server } = await pair();
+  try {
+    await sendAll(client, encode("x")); // Unread by the server: its close resets.
+    await sleep(50);
+    const sending = sendAll(client, new Uint8Array(64 << 20)).then(() => "sent", (err) => err);
+    await sleep(200);
+    server.close();
+    const outcome = await Promise.race([sending, sleep(3000).then(() => "still pending")]);
+    assert(outcome instanceof Error, `the write ended as ${outcome}, not as an error`);
+    assert(["EPIPE", "ECONNRESET"].includes(errorCode(outcome)), String(outcome));
+  } finally {
+    closeAll(client, listener);
   }
 });
 
