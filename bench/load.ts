@@ -25,8 +25,9 @@
  * nothing built is kept. The Node servers need `npm run build:npm` first.
  *
  * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--rounds N]
- * [--concurrency C] [--idle N] [--client]` (defaults 2, 2, 64, 10000: about
- * 70 s in all).
+ * [--concurrency C] [--idle N] [--client] [--only REGEXP]` (defaults 2, 2,
+ * 64, 10000: about 80 s in all; `--only` keeps the servers whose names
+ * match, to compare two quickly).
  *
  * @module
  */
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "2" },
     idle: { type: "string", default: "10000" },
     client: { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
 const seconds = String(Number(values.seconds));
@@ -85,7 +87,7 @@ interface ServerSpec {
 
 const BASELINE_DENO = "baseline_deno.ts (Deno.listen)";
 const BASELINE_NODE = "baseline_node.mjs (node:net)";
-const servers: ServerSpec[] = [
+const allServers: ServerSpec[] = [
   {
     name: "tcp-sixteen server.ts -q (Deno)",
     command: (
@@ -105,6 +107,9 @@ const servers: ServerSpec[] = [
   { name: BASELINE_NODE, command: () => [node, here("baseline_node.mjs"), "0"] },
   { name: "C epoll server", command: () => [cServer, "0"] },
 ];
+
+const only = values.only === undefined ? undefined : new RegExp(values.only);
+const servers = allServers.filter((s) => !only || only.test(s.name));
 
 function start(command: string[]): ChildProcess {
   return spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
