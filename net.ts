@@ -20,7 +20,9 @@ export interface NetAddr {
 
 /** A connected TCP socket: what `Deno.TcpConn` offers, and no more. */
 export interface Conn extends Reader, Writer {
-  /** This end of the connection. */
+  /** This end of the connection. Read it before `close()`: the Node
+   * adapter asks for it on first use, and after closing it no longer can
+   * (it is then hostname `""`, port 0). */
   readonly localAddr: NetAddr;
   /** The peer's end of the connection. */
   readonly remoteAddr: NetAddr;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type Reader, recvAll, sendAll } from "./recv_all.ts";
+import { IncompleteReadError, type Reader, recvAll, sendAll } from "./recv_all.ts";
 import {
   closeQuietly,
   type Conn,
@@ -125,6 +125,10 @@ class Exchange implements Reader {
   received = 0;
   /** Why the server closed it before it finished, if it did. */
   cut?: "timeout" | "shutdown";
+  /** Its neighbours in the {@linkcode Exchanges} list, while in it. */
+  prev?: Exchange;
+  next?: Exchange;
+  listed = false;
 
   constructor(readonly conn: Conn, readonly deadline: number) {}
 
@@ -133,6 +137,60 @@ class Exchange implements Reader {
       if (n) this.received += n;
       return n;
     });
+  }
+
+  /** Reads the message. A client's message nearly always comes in one
+   * segment, so one plain read usually ends it (no counting wrapper, no
+   * recvAll loop held per waiting connection); recvAll reads the rest. */
+  async receive(length: number): Promise<Uint8Array> {
+    const message = new Uint8Array(length);
+    if (length === 0) return message;
+    const n = await this.conn.read(message);
+    if (n === null) throw new IncompleteReadError(message.subarray(0, 0), length);
+    this.received = n;
+    if (n < length) {
+      try {
+        await recvAll(this, length - n, { buffer: message.subarray(n) });
+      } catch (err) {
+        // Told of the whole message, not of the rest.
+        if (!(err instanceof IncompleteReadError)) throw err;
+        throw new IncompleteReadError(message.slice(0, this.received), length);
+      }
+    }
+    return message;
+  }
+}
+
+/**
+ * The open exchanges, oldest first: a doubly linked list through the
+ * exchanges themselves, so adding and removing one allocates nothing.
+ *
+ * It was a `Set`: under sustained load (20,000 exchanges/s) the server's
+ * V8 heap then grew to 60 MB committed (20 MB without the Set) and its RSS
+ * to 118 MB (68 MB); we did not find which part of the Set's churn V8
+ * keeps, but nothing here allocates.
+ */
+class Exchanges {
+  first?: Exchange;
+  last?: Exchange;
+
+  add(x: Exchange): void {
+    x.listed = true;
+    x.prev = this.last;
+    if (this.last) this.last.next = x;
+    else this.first = x;
+    this.last = x;
+  }
+
+  /** Removes `x` if it is in the list. */
+  delete(x: Exchange): void {
+    if (!x.listed) return;
+    x.listed = false;
+    if (x.prev) x.prev.next = x.next;
+    else this.first = x.next;
+    if (x.next) x.next.prev = x.prev;
+    else this.last = x.prev;
+    x.prev = x.next = undefined;
   }
 }
 
@@ -193,21 +251,18 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   // Every exchange has the same timeout, so accept order is deadline order:
   // one timer, armed for the oldest, serves them all. The clock is
   // monotonic: a wall-clock step must not suspend the deadlines.
-  const live = new Set<Exchange>();
+  const live = new Exchanges();
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
   function arm(): void {
     if (sweepTimer !== undefined) return;
-    const first = live.values().next();
-    if (first.done) return;
-    sweepTimer = setTimeout(sweep, Math.max(0, first.value.deadline - performance.now()));
+    const first = live.first;
+    if (!first) return;
+    sweepTimer = setTimeout(sweep, Math.max(0, first.deadline - performance.now()));
   }
   function sweep(): void {
     sweepTimer = undefined;
     const now = performance.now();
-    for (const x of live) {
-      if (x.deadline > now) break;
-      cut(x, "timeout");
-    }
+    for (let x = live.first; x && x.deadline <= now; x = live.first) cut(x, "timeout");
     arm();
   }
   function cut(x: Exchange, why: "timeout" | "shutdown"): void {
@@ -244,7 +299,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     const peer = story && formatAddr(conn.remoteAddr);
     try {
       story?.({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
-      const message = await recvAll(x, length);
+      const message = await x.receive(length);
       story?.({ type: "message", peer: peer!, message });
       await sendAll(conn, reply);
       live.delete(x);
@@ -327,7 +382,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   let stopping: Promise<ServerStats> | undefined;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   function cutAll(): void {
-    for (const x of live) cut(x, "shutdown");
+    for (let x = live.first; x; x = live.first) cut(x, "shutdown");
   }
 
   function shutdown(grace = 5000): Promise<ServerStats> {

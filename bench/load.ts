@@ -1,21 +1,40 @@
 /**
- * End-to-end load benchmark: for each server (the project's, a minimal
- * Deno.listen baseline, a compiled C one) and each load generator (the
- * project's client in load mode, a compiled C one), start the server on a
- * free port, run the generator for a few seconds, and print exchanges/s as
- * a Markdown table. Each pair runs `rounds` times, the generators taking
- * turns to go first, on a fresh server each time. The C programs are compiled with gcc into a temporary
- * folder each time; nothing built is kept.
+ * End-to-end load benchmark. Starts each server on a free port — the
+ * project's on Deno, the npm package's on Node, a minimal hand-written one
+ * on each runtime (`baseline_deno.ts`, `baseline_node.mjs`) and a compiled C
+ * one — drives it with the compiled C load generator (`c/loadgen.c`), and
+ * prints one Markdown table:
  *
- * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--concurrency C]
- * [--rounds N]` (defaults 3, 32 and 2: about 40 s in all).
+ * - exchanges/s with `concurrency` in flight (64) and p99 latency there;
+ * - p50 latency with one exchange at a time;
+ * - server CPU per exchange: the server process's user + system time
+ *   (`/proc/PID/stat`, in clock ticks of `getconf CLK_TCK`) over the
+ *   concurrent window, divided by the exchanges in it;
+ * - peak RSS (`VmHWM` in `/proc/PID/status`) at the end;
+ *
+ * each the median over `rounds` fresh servers, the servers taking turns,
+ * and each project server's ratio to the baseline on its runtime. Then a
+ * second table: `idle` connections held open against a fresh server
+ * (blocking connects, one at a time) while one good client makes
+ * exchanges one at a time: its p50/p99, and the server's RSS.
+ *
+ * With `--client`, the project's client (`client.ts` in load mode) is also
+ * run against each server, for exchanges/s beside the C generator's.
+ *
+ * The C programs are compiled with gcc into a temporary folder each time;
+ * nothing built is kept. The Node servers need `npm run build:npm` first.
+ *
+ * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--rounds N]
+ * [--concurrency C] [--idle N] [--client] [--only REGEXP]` (defaults 2, 2,
+ * 64, 10000: about 80 s in all; `--only` keeps the servers whose names
+ * match, to compare two quickly).
  *
  * @module
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -23,20 +42,30 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    seconds: { type: "string", default: "3" },
-    concurrency: { type: "string", default: "32" },
+    seconds: { type: "string", default: "2" },
+    concurrency: { type: "string", default: "64" },
     rounds: { type: "string", default: "2" },
+    idle: { type: "string", default: "10000" },
+    client: { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
 const seconds = String(Number(values.seconds));
 const concurrency = String(Number(values.concurrency));
 const rounds = Number(values.rounds);
-if (!(Number(seconds) > 0 && Number(concurrency) >= 1 && rounds >= 1)) {
-  console.error("bench: --seconds, --concurrency and --rounds take numbers above 0");
+const idle = Number(values.idle);
+if (!(Number(seconds) > 0 && Number(concurrency) >= 1 && rounds >= 1 && idle >= 0)) {
+  console.error("bench: --seconds, --concurrency and --rounds take numbers above 0, --idle 0 up");
   process.exit(2);
 }
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const deno = process.execPath;
+const node = "node";
+const npmServer = here("../npm/bin/tcp-sixteen-server.js");
+if (!existsSync(npmServer)) {
+  console.error("bench: npm/ is missing: run `npm run build:npm` first");
+  process.exit(2);
+}
 const build = mkdtempSync(join(tmpdir(), "tcp-sixteen-bench-"));
 const gcc = (name: string) => {
   const out = join(build, name);
@@ -45,44 +74,42 @@ const gcc = (name: string) => {
 };
 const cServer = gcc("server");
 const cLoadgen = gcc("loadgen");
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
-/** A program that prints `Listening at HOST:PORT` first. */
-const servers: { name: string; command: string[] }[] = [
+interface ServerSpec {
+  name: string;
+  /** A program that prints `Listening at HOST:PORT` first. `flags` go to
+   * the project's servers only (the baselines have none). */
+  command: (flags: string[]) => string[];
+  /** The name of the server it is compared with. */
+  baseline?: string;
+}
+
+const BASELINE_DENO = "baseline_deno.ts (Deno.listen)";
+const BASELINE_NODE = "baseline_node.mjs (node:net)";
+const allServers: ServerSpec[] = [
   {
-    name: "tcp-sixteen server.ts -q",
-    command: [deno, "run", "--allow-net", here("../server.ts"), "-q", "-p", "0"],
+    name: "tcp-sixteen server.ts -q (Deno)",
+    command: (
+      flags,
+    ) => [deno, "run", "--allow-net", here("../server.ts"), "-q", "-p", "0", ...flags],
+    baseline: BASELINE_DENO,
   },
   {
-    name: "baseline_deno.ts (Deno.listen)",
-    command: [deno, "run", "--allow-net", here("baseline_deno.ts"), "0"],
+    name: BASELINE_DENO,
+    command: () => [deno, "run", "--allow-net", here("baseline_deno.ts"), "0"],
   },
-  { name: "C epoll server", command: [cServer, "0"] },
+  {
+    name: "npm tcp-sixteen-server -q (Node)",
+    command: (flags) => [node, npmServer, "-q", "-p", "0", ...flags],
+    baseline: BASELINE_NODE,
+  },
+  { name: BASELINE_NODE, command: () => [node, here("baseline_node.mjs"), "0"] },
+  { name: "C epoll server", command: () => [cServer, "0"] },
 ];
 
-/** A program that runs for `seconds` and prints one JSON object last. */
-const generators: { name: string; command: (port: string) => string[] }[] = [
-  {
-    name: "tcp-sixteen client.ts",
-    command: (port) => [
-      deno,
-      "run",
-      "--allow-net",
-      here("../client.ts"),
-      "-p",
-      port,
-      "--duration",
-      seconds,
-      "--concurrency",
-      concurrency,
-      "--json",
-      "--no-progress",
-    ],
-  },
-  {
-    name: "C epoll loadgen",
-    command: (port) => [cLoadgen, "127.0.0.1", port, concurrency, seconds],
-  },
-];
+const only = values.only === undefined ? undefined : new RegExp(values.only);
+const servers = allServers.filter((s) => !only || only.test(s.name));
 
 function start(command: string[]): ChildProcess {
   return spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
@@ -105,13 +132,23 @@ function firstMatch(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchAr
   });
 }
 
-/** Runs a generator to its end (at most its duration plus 20 s). */
-function measure(command: string[]): Promise<{ ratePerSecond: number; failed: number }> {
+interface Summary {
+  succeeded: number;
+  failed: number;
+  ratePerSecond: number;
+  p50Us?: number;
+  p99Us?: number;
+  idleOpenMs?: number;
+}
+
+/** Runs a generator to its end (at most its duration plus 30 s) and parses
+ * the JSON object it prints last. */
+function generate(command: string[]): Promise<Summary> {
   const child = start(command);
   let out = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (chunk: string) => (out += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), Number(seconds) * 1000 + 20_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), Number(seconds) * 1000 + 30_000);
   return new Promise((resolve, reject) =>
     child.on("close", () => {
       clearTimeout(timer);
@@ -124,55 +161,170 @@ function measure(command: string[]): Promise<{ ratePerSecond: number; failed: nu
   );
 }
 
-/** Starts `server`, runs `generator` against it, stops the server. */
-async function run(
-  server: (typeof servers)[number],
-  generator: (typeof generators)[number],
-): Promise<{ ratePerSecond: number; failed: number }> {
-  const child = start(server.command);
+const loadgen = (port: string, inFlight: string, holdIdle = 0) =>
+  generate([cLoadgen, "127.0.0.1", port, inFlight, seconds, String(holdIdle)]);
+const client = (port: string) =>
+  generate([
+    deno,
+    "run",
+    "--allow-net",
+    here("../client.ts"),
+    "-p",
+    port,
+    "--duration",
+    seconds,
+    "--concurrency",
+    concurrency,
+    "--json",
+    "--no-progress",
+  ]);
+
+/** The process's user + system CPU time so far, in µs. */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command (which may hold spaces): state is field 3,
+  // utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 1e6 / clockTicks;
+}
+
+/** A `VmHWM`/`VmRSS` line of /proc/PID/status, in MB. */
+function memoryMB(pid: number, field: "VmHWM" | "VmRSS"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(new RegExp(`^${field}:\\s*(\\d+) kB`, "m"))![1]) / 1024;
+}
+
+/** Starts a fresh server, runs `body` with its port and pid, kills it. */
+async function withServer<T>(
+  server: ServerSpec,
+  flags: string[],
+  body: (port: string, pid: number) => Promise<T>,
+): Promise<T> {
+  const child = start(server.command(flags));
   try {
     const [, port] = await firstMatch(child, /Listening at 127\.0\.0\.1:(\d+)/);
-    return await measure(generator.command(port));
+    return await body(port, child.pid!);
   } finally {
     child.kill("SIGKILL");
   }
 }
 
-const cpu = readFileSync("/proc/cpuinfo", "utf8")
+interface Round {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  rss: number;
+  failed: number;
+  clientRate?: number;
+}
+
+/** One round on a fresh server: one at a time, then `concurrency` at a time
+ * (timed for CPU), then the project's client if asked. */
+function round(server: ServerSpec): Promise<Round> {
+  return withServer(server, [], async (port, pid) => {
+    const single = await loadgen(port, "1");
+    const before = cpuUs(pid);
+    const many = await loadgen(port, concurrency);
+    const cpu = (cpuUs(pid) - before) / many.succeeded;
+    const rss = memoryMB(pid, "VmHWM");
+    const clientRate = values.client ? (await client(port)).ratePerSecond : undefined;
+    return {
+      rate: many.ratePerSecond,
+      p50: single.p50Us!,
+      p99: many.p99Us!,
+      cpu,
+      rss,
+      failed: single.failed + many.failed,
+      clientRate,
+    };
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
+const n1 = (x: number) => x.toFixed(1);
+/** `value (ratio)` when there is a baseline to compare with. */
+const cell = (value: number, base: number | undefined, format: (x: number) => string) =>
+  base === undefined ? format(value) : `${format(value)} (${(value / base).toFixed(2)}x)`;
+
+const cpuModel = readFileSync("/proc/cpuinfo", "utf8")
   .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
+const versions = `Deno ${Deno.version.deno}, Node ${
+  execFileSync(node, ["--version"], { encoding: "utf8" }).trim()
+}`;
 console.log(
-  `${availableParallelism()} cores, ${cpu}; ${rounds} rounds of ${seconds} s, ` +
-    `concurrency ${concurrency}\n`,
+  `${availableParallelism()} cores, ${cpuModel}, Linux ${release()}; ${versions}; C load ` +
+    `generator; median of ${rounds} rounds of ${seconds} s per cell, a fresh server each\n`,
 );
-console.log("| server | load generator | exchanges/s, each round | mean | vs C loadgen |");
-console.log("| --- | --- | --- | ---: | ---: |");
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 try {
-  for (const server of servers) {
-    const rates: number[][] = generators.map(() => []);
-    const failed: number[] = generators.map(() => 0);
-    // Alternate which generator goes first, so neither always meets the
-    // other's TIME_WAIT sockets.
-    for (let round = 0; round < rounds; round++) {
-      const order = generators.map((_, i) => round % 2 ? generators.length - 1 - i : i);
-      for (const i of order) {
-        const result = await run(server, generators[i]);
-        rates[i].push(result.ratePerSecond);
-        failed[i] += result.failed;
-      }
+  // The idle connections go first, on a machine without the TIME_WAIT
+  // sockets of the table's hundred thousand exchanges: finding a free
+  // ephemeral port among those slows every connect() to about 1 ms.
+  const idleTable: string[] = [];
+  if (idle > 0) {
+    idleTable.push(
+      `\n${n0(idle)} idle connections held open (the project's servers with ` +
+        `--max-connections ${2 * idle} --timeout 120), then one good client, one exchange at ` +
+        `a time for ${seconds} s:\n`,
+    );
+    idleTable.push(
+      "| server | opening them, ms | good client p50 µs | p99 µs | server RSS MB after | peak RSS MB |",
+    );
+    idleTable.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+    const flags = ["--max-connections", String(2 * idle), "--timeout", "120"];
+    for (const server of servers) {
+      const line = await withServer(server, flags, async (port, pid) => {
+        const s = await loadgen(port, "1", idle);
+        const failed = s.failed ? ` (${s.failed} failed)` : "";
+        return `| ${server.name}${failed} | ${n0(s.idleOpenMs!)} | ${n0(s.p50Us!)} | ` +
+          `${n0(s.p99Us!)} | ${n1(memoryMB(pid, "VmRSS"))} | ${n1(memoryMB(pid, "VmHWM"))} |`;
+      });
+      idleTable.push(line);
     }
-    const c = mean(rates[generators.length - 1]);
-    generators.forEach((generator, i) => {
-      const each = rates[i].map(Math.round).join(", ");
-      const errors = failed[i] ? ` (${failed[i]} failed)` : "";
-      console.log(
-        `| ${server.name} | ${generator.name}${errors} | ${each} | ${
-          Math.round(mean(rates[i]))
-        } | ` +
-          `${(mean(rates[i]) / c).toFixed(2)}x |`,
-      );
-    });
   }
+  const results = new Map<string, Round[]>(servers.map((s) => [s.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order, so no server always follows the same one's
+    // TIME_WAIT sockets.
+    const order = r % 2 ? [...servers].reverse() : servers;
+    for (const server of order) results.get(server.name)!.push(await round(server));
+  }
+  const summary = new Map([...results].map(([name, rs]) => {
+    const pick = (key: keyof Round) => median(rs.map((x) => x[key] as number));
+    return [name, {
+      rate: pick("rate"),
+      p50: pick("p50"),
+      p99: pick("p99"),
+      cpu: pick("cpu"),
+      rss: pick("rss"),
+      failed: rs.reduce((a, x) => a + x.failed, 0),
+      each: rs.map((x) => n0(x.rate)).join(", "),
+      clientRate: values.client ? pick("clientRate") : undefined,
+    }];
+  }));
+  console.log(
+    `| server | exchanges/s, c=${concurrency} | each round | p50 µs, c=1 | p99 µs, c=${concurrency} |` +
+      ` server CPU µs/exchange | peak RSS MB |${values.client ? " client.ts exchanges/s |" : ""}`,
+  );
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: |${values.client ? " ---: |" : ""}`);
+  for (const server of servers) {
+    const s = summary.get(server.name)!;
+    const b = server.baseline ? summary.get(server.baseline) : undefined;
+    const failed = s.failed ? ` (${s.failed} failed)` : "";
+    console.log(
+      `| ${server.name}${failed} | ${cell(s.rate, b?.rate, n0)} | ${s.each} | ` +
+        `${cell(s.p50, b?.p50, n0)} | ${cell(s.p99, b?.p99, n0)} | ${cell(s.cpu, b?.cpu, n1)} | ` +
+        `${cell(s.rss, b?.rss, n1)} |${values.client ? ` ${n0(s.clientRate!)} |` : ""}`,
+    );
+  }
+
+  console.log(idleTable.join("\n"));
 } finally {
   rmSync(build, { recursive: true, force: true });
 }

@@ -68,8 +68,8 @@ interface PendingRead {
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn implements Conn {
-  readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
+  #localAddr?: NetAddr;
   #socket: net.Socket;
   /** Received chunks not yet read; `#offset` bytes of the first are read. */
   #chunks: Uint8Array[] = [];
@@ -86,8 +86,8 @@ class NodeConn implements Conn {
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
-    // Captured now: Node forgets them once the socket is destroyed.
-    this.localAddr = { hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+    // Captured now: Node forgets it once the socket is destroyed, which it
+    // does itself on a reset, before the server can log the peer.
     this.remoteAddr = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
@@ -107,6 +107,17 @@ class NodeConn implements Conn {
       this.#ended = true;
       this.#settle();
     });
+  }
+
+  // Asked of Node (getsockname) when first read, not for every connection:
+  // a server that logs only problems never reads it. Node forgets it once
+  // the socket is destroyed: read after close(), unless read before, it is
+  // unknown (hostname "", port 0), as the Conn interface warns.
+  get localAddr(): NetAddr {
+    return this.#localAddr ??= {
+      hostname: this.#socket.localAddress ?? "",
+      port: this.#socket.localPort ?? 0,
+    };
   }
 
   /** Copies queued bytes into `p`, each byte once; resumes the socket when

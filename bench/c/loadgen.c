@@ -2,11 +2,19 @@
  * A compiled load generator for the sixteen-octet exchange, to measure the
  * client's load mode against: one thread, epoll, C exchanges in flight,
  * each a full connect -> send 16 octets -> read 16 octets -> close, the
- * reply checked byte for byte. Prints one JSON object with the same keys as
- * `client.ts --json` (counts and rate; no latency).
+ * reply checked byte for byte. Prints one JSON object with the keys of
+ * `client.ts --json` (counts and rate) and the latency of the successful
+ * exchanges (from connect() to the whole reply), p50 and p99 in µs.
+ *
+ * With IDLE, it first opens that many connections that never send, keeps
+ * them open through the run, and reports how long opening them took: how a
+ * good client fares beside idle ones. They are opened one at a time and at
+ * most IDLE_RATE a second: as fast as the kernel completes handshakes, a
+ * server that pauses to accept (a GC, a slow accept loop) lets its backlog
+ * overflow, and each dropped SYN costs a second's retransmit.
  *
  *   gcc -O2 -o loadgen bench/c/loadgen.c
- *   ./loadgen HOST PORT CONCURRENCY SECONDS
+ *   ./loadgen HOST PORT CONCURRENCY SECONDS [IDLE]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -16,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +37,7 @@ struct slot {
   int fd;
   enum state state;
   int got;
+  double began;
   char buf[16];
 };
 
@@ -35,6 +45,34 @@ static struct sockaddr_in addr;
 static int ep;
 static long ok, failed;
 static double end;
+
+/* Latencies: 1 µs buckets below 10 ms, 100 µs buckets up to 1 s, then one
+ * bucket for the rest. */
+#define IDLE_RATE 5000.0
+
+#define FINE 10000
+#define BUCKETS (FINE + 9900 + 1)
+static long histogram[BUCKETS];
+
+static void record(double seconds) {
+  long us = (long)(seconds * 1e6);
+  long b = us < FINE ? us : FINE + (us - FINE) / 100;
+  histogram[b < BUCKETS ? b : BUCKETS - 1]++;
+}
+
+/* The latency (µs, the bucket's lower bound) at or below which a fraction
+ * q of the recorded exchanges fall. */
+static long percentile(double q) {
+  long total = 0, seen = 0;
+  for (int b = 0; b < BUCKETS; b++) total += histogram[b];
+  if (total == 0) return -1;
+  long rank = (long)(q * total + 0.999999);
+  if (rank < 1) rank = 1;
+  for (int b = 0; b < BUCKETS; b++) {
+    if ((seen += histogram[b]) >= rank) return b < FINE ? b : FINE + (long)(b - FINE) * 100;
+  }
+  return -1;
+}
 
 static double now(void) {
   struct timespec ts;
@@ -54,6 +92,7 @@ static void start(struct slot *s) {
     if (s->fd < 0) { perror("socket"); exit(1); }
     s->state = CONNECTING;
     s->got = 0;
+    s->began = now();
     if (connect(s->fd, (struct sockaddr *)&addr, sizeof addr) == 0 || errno == EINPROGRESS) {
       struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = s };
       epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
@@ -73,8 +112,8 @@ static void finish(struct slot *s, int success, int more) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: loadgen HOST PORT CONCURRENCY SECONDS\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: loadgen HOST PORT CONCURRENCY SECONDS [IDLE]\n");
     return 2;
   }
   memset(&addr, 0, sizeof addr);
@@ -89,6 +128,28 @@ int main(int argc, char **argv) {
   if (concurrency < 1 || seconds <= 0) {
     fprintf(stderr, "loadgen: CONCURRENCY and SECONDS must be above 0\n");
     return 2;
+  }
+  long idle = argc == 6 ? atol(argv[5]) : 0;
+  double idleSeconds = 0;
+  if (idle > 0) {
+    /* One descriptor per idle connection, plus the exchanges in flight. */
+    struct rlimit lim;
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    double t0 = now();
+    for (long i = 0; i < idle; i++) {
+      double due = t0 + i / IDLE_RATE;
+      if (now() < due) usleep((useconds_t)((due - now()) * 1e6));
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        perror("loadgen: idle connection");
+        return 1;
+      }
+    }
+    idleSeconds = now() - t0;
+    /* Let the server accept the last of them before timing anything. */
+    usleep(500000);
   }
   ep = epoll_create1(0);
   struct slot *slots = calloc(concurrency, sizeof *slots);
@@ -123,7 +184,9 @@ int main(int argc, char **argv) {
         if (r <= 0) {
           finish(s, 0, more);
         } else if ((s->got += r) == 16) {
-          finish(s, memcmp(s->buf, REPLY, 16) == 0, more);
+          int good = memcmp(s->buf, REPLY, 16) == 0;
+          if (good) record(now() - s->began);
+          finish(s, good, more);
         }
       }
       if (s->fd < 0) open--;
@@ -131,7 +194,9 @@ int main(int argc, char **argv) {
   }
   double elapsed = now() - begin;
   printf("{\"exchanges\":%ld,\"succeeded\":%ld,\"failed\":%ld,\"concurrency\":%d,"
-         "\"elapsedMs\":%.3f,\"ratePerSecond\":%.2f}\n",
-         ok + failed, ok, failed, concurrency, elapsed * 1000, ok / elapsed);
+         "\"elapsedMs\":%.3f,\"ratePerSecond\":%.2f,\"p50Us\":%ld,\"p99Us\":%ld,"
+         "\"idle\":%ld,\"idleOpenMs\":%.1f}\n",
+         ok + failed, ok, failed, concurrency, elapsed * 1000, ok / elapsed, percentile(0.5),
+         percentile(0.99), idle, idleSeconds * 1000);
   return failed ? 1 : 0;
 }
