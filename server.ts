@@ -331,7 +331,10 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         });
       }
     } finally {
-      if (stats.open-- === maxConnections) wake?.();
+      // A freed slot (cap) or descriptor (EMFILE back-off) lets the accept
+      // loop go on; it checks again for itself.
+      stats.open--;
+      wake?.();
       if (stats.open === 0) drained?.();
     }
   }
