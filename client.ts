@@ -45,75 +45,25 @@ import {
   MESSAGE_LENGTH,
   toBytes,
 } from "./protocol.ts";
+import { DeadlineQueue, type Timed } from "./deadlines.ts";
 import { VERSION } from "./version.ts";
 
-/** A deadline that can be called off. */
-interface Deadline {
-  /** When it fires, on `performance.now()`'s clock. */
-  readonly at: number;
-  /** What it does then. */
+/** An exchange's deadline: what to do when it passes. */
+interface Deadline extends Timed {
   readonly fire: () => void;
-  /** Calls it off. */
-  cancel(): void;
 }
 
 /**
- * Deadlines of one length, sharing one timer. They expire in the order they
- * were set, so the timer is armed only for the oldest. In load mode a timer
- * per exchange cost a tenth of the rate on Deno (each setTimeout and
- * clearTimeout is a call into the runtime); this costs one timer per
- * `timeout` of exchanges.
+ * The exchanges' deadlines, one queue (one timer) per timeout in use: in
+ * load mode a timer per exchange cost a tenth of the rate on Deno (each
+ * setTimeout and clearTimeout is a call into the runtime). A queue is
+ * dropped once it is empty.
  */
-class Deadlines {
-  readonly #pending = new Set<Deadline>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(readonly timeout: number) {}
-
-  add(fire: () => void): Deadline {
-    const pending = this.#pending;
-    const deadline: Deadline = {
-      at: performance.now() + this.timeout,
-      fire,
-      cancel: () => {
-        pending.delete(deadline);
-        // Nothing left to time: no timer may keep the process alive.
-        if (pending.size === 0) this.#disarm();
-      },
-    };
-    pending.add(deadline);
-    if (this.#timer === undefined) this.#arm(this.timeout);
-    return deadline;
-  }
-
-  #arm(ms: number): void {
-    clearTimeout(this.#timer); // Should a deadline's fire() have set another.
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, ms));
-  }
-
-  #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (byTimeout.get(this.timeout) === this) byTimeout.delete(this.timeout);
-  }
-
-  #expire(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    for (const deadline of this.#pending) {
-      if (deadline.at > now) return this.#arm(deadline.at - now);
-      this.#pending.delete(deadline);
-      deadline.fire();
-    }
-  }
-}
-
-/** The deadlines in use, by length; one is dropped once it has none. */
-const byTimeout = new Map<number, Deadlines>();
-function deadlines(timeout: number): Deadlines {
-  let shared = byTimeout.get(timeout);
-  if (!shared) byTimeout.set(timeout, shared = new Deadlines(timeout));
-  return shared;
+const byTimeout = new Map<number, DeadlineQueue<Deadline>>();
+function deadlines(timeout: number): DeadlineQueue<Deadline> {
+  let queue = byTimeout.get(timeout);
+  if (!queue) byTimeout.set(timeout, queue = new DeadlineQueue(timeout, (d) => d.fire()));
+  return queue;
 }
 
 /** Options for {@linkcode request}. Durations are in milliseconds. */
@@ -182,10 +132,15 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
   const controller = new AbortController();
   const signal = controller.signal;
   let timedOut = false;
-  const deadline = deadlines(timeout).add(() => {
-    timedOut = true;
-    controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
-  });
+  const queue = deadlines(timeout);
+  const deadline: Deadline = {
+    deadline: 0,
+    fire: () => {
+      timedOut = true;
+      controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
+    },
+  };
+  queue.add(deadline);
   const onCancel = () => controller.abort(cancel!.reason);
   if (cancel?.aborted) onCancel();
   else cancel?.addEventListener("abort", onCancel, { once: true });
@@ -213,7 +168,12 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     if (signal.aborted) throw signal.reason;
     throw toNetError(err, op, { hostname, port });
   } finally {
-    deadline.cancel();
+    queue.delete(deadline);
+    if (!queue.first) {
+      // Nothing left to time: no timer may keep the process alive.
+      queue.close();
+      byTimeout.delete(timeout);
+    }
     cancel?.removeEventListener("abort", onCancel);
     signal.removeEventListener("abort", onAbort);
     if (conn) closeQuietly(conn);
