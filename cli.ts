@@ -8,7 +8,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { IncompleteReadError, NoProgressError } from "./recv_all.ts";
 import { NetError } from "./net.ts";
-import { exit } from "./runtime/deno.ts";
+import { exit, onShutdownSignal } from "./runtime/deno.ts";
 
 /** Exit statuses, as the README's table documents them. */
 export const EXIT = {
@@ -21,6 +21,21 @@ export const EXIT = {
   /** Interrupted: a second signal during shutdown, or Ctrl-C. */
   INTERRUPTED: 130,
 } as const;
+
+/**
+ * Stops a program gracefully on SIGINT or SIGTERM, and at once, with exit
+ * status 130, on a second one: the rule both programs follow.
+ *
+ * @param stop Called on the first signal, with its name.
+ * @returns A function that removes the handler.
+ */
+export function onStopSignals(stop: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+  let signals = 0;
+  return onShutdownSignal((signal) => {
+    if (++signals > 1) exit(EXIT.INTERRUPTED);
+    stop(signal);
+  });
+}
 
 /** The command line is wrong; the message says how. */
 export class UsageError extends Error {

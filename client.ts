@@ -19,16 +19,10 @@ import {
   type NetOp,
   toNetError,
 } from "./net.ts";
-import {
-  args,
-  connect,
-  exit,
-  onShutdownSignal,
-  stderrIsTerminal,
-  writeStderr,
-} from "./runtime/deno.ts";
+import { args, connect, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
 import {
   EXIT,
+  onStopSignals,
   parseCommandLine,
   parseCount,
   parsePort,
@@ -296,11 +290,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const stop = new AbortController();
-  let signals = 0;
-  const stopSignals = onShutdownSignal(() => {
-    if (++signals > 1) exit(EXIT.INTERRUPTED);
-    stop.abort();
-  });
+  const stopSignals = onStopSignals(() => stop.abort());
   const progress = !values["no-progress"] && stderrIsTerminal();
   let summary: LoadSummary;
   try {

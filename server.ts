@@ -22,9 +22,10 @@ import {
   NetError,
   toNetError,
 } from "./net.ts";
-import { args, exit, listen, onShutdownSignal } from "./runtime/deno.ts";
+import { args, listen } from "./runtime/deno.ts";
 import {
   EXIT,
+  onStopSignals,
   parseCommandLine,
   parseCount,
   parsePort,
@@ -508,9 +509,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   log({ type: "listening", addr: formatAddr(server.addr) });
 
-  let signals = 0;
-  const stopSignals = onShutdownSignal((signal) => {
-    if (++signals > 1) exit(EXIT.INTERRUPTED);
+  const stopSignals = onStopSignals((signal) => {
     log({ type: "shutdown", signal, open: server.stats.open, grace });
     server.shutdown(grace);
   });
