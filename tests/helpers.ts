@@ -42,7 +42,10 @@ export class Program {
   ) {
     this.#group = options.group ?? false;
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries({ ...process.env, NO_COLOR: "1", ...options.env })) {
+    // Deno's update check, in the background, would reach for the network
+    // and, under a low descriptor limit, print a warning.
+    const base = { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+    for (const [key, value] of Object.entries({ ...base, ...options.env })) {
       if (value !== undefined) env[key] = value;
     }
     this.child = spawn(command[0], [...command.slice(1), ...args], {
@@ -72,20 +75,24 @@ export class Program {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
-  /** Waits (at most `ms`) for a stdout line matching `pattern`; resolves
-   * to the match, whose `input` is the whole line. */
-  async waitForLine(pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+  /** Waits (at most `ms`) for a line of `stream` matching `pattern`;
+   * resolves to the match, whose `input` is the whole line. */
+  async waitForLine(
+    pattern: RegExp,
+    ms = 10_000,
+    stream: "stdout" | "stderr" = "stdout",
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + ms;
     let exited = false;
     this.exited.then(() => (exited = true));
     while (true) {
-      for (const line of this.stdout) {
+      for (const line of this[stream]) {
         const match = line.match(pattern);
         if (match) return match;
       }
       if (exited || Date.now() > deadline) {
         throw new Error(
-          `no line matching ${pattern} in stdout:\n${this.stdout.join("\n")}\n` +
+          `no line matching ${pattern} in ${stream}; stdout:\n${this.stdout.join("\n")}\n` +
             `stderr:\n${this.stderr.join("\n")}`,
         );
       }
@@ -160,9 +167,9 @@ export async function startServer(
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-/** Connects a raw socket to 127.0.0.1:port. */
-export function dial(port: number): Promise<Conn> {
-  return connect({ hostname: "127.0.0.1", port });
+/** Connects a raw socket to port on 127.0.0.1 (or `hostname`). */
+export function dial(port: number, hostname = "127.0.0.1"): Promise<Conn> {
+  return connect({ hostname, port });
 }
 
 /** Sends `bytes` in pieces of `piece` bytes, with a pause between them. */
@@ -195,8 +202,9 @@ export async function readToEnd(conn: Conn, limit = 1024): Promise<Uint8Array> {
 export async function exchange(
   port: number,
   message = encode("Hi there, server"),
+  hostname = "127.0.0.1",
 ): Promise<string> {
-  const conn = await dial(port);
+  const conn = await dial(port, hostname);
   try {
     await sendAll(conn, message);
     return decode(await recvAll(conn, 16));
@@ -246,4 +254,36 @@ export function finishHalves(conns: Conn[]): Promise<string[]> {
     conn.close();
     return reply;
   }));
+}
+
+/** Runs the suite's hostile Python peers (`tests/fixtures/peers.py`) to
+ * the end; resolves to their stdout lines. */
+export async function peers(args: string[], ms = 30_000): Promise<string[]> {
+  const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
+  const ran = await runCommand(["python3", "-u", fixture], args, {}, ms);
+  if (ran.code !== 0) throw new Error(`peers.py ${args.join(" ")}: ${ran.stderr.join("\n")}`);
+  return ran.stdout;
+}
+
+/** A Python server on a free port that accepts `count` connections and
+ * resets each at once (SO_LINGER 0), reading nothing; it prints
+ * `Listening at 127.0.0.1:PORT` first. */
+export function resettingServer(count: number): Program {
+  const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
+  return new Program(["python3", "-u", fixture], ["rst-server", "0", String(count)]);
+}
+
+/** Waits (at most `ms`) until `check()` is true. */
+export async function until(
+  check: () => boolean,
+  what: string | (() => string),
+  ms = 5000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
