@@ -7,8 +7,8 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { IncompleteReadError, NoProgressError } from "./recv_all.ts";
-import { NetError } from "./net.ts";
-import { exit, onShutdownSignal } from "./runtime/deno.ts";
+import { bareHost, NetError } from "./net.ts";
+import { exit, onShutdownSignal, write } from "./runtime/deno.ts";
 
 /** Exit statuses, as the README's table documents them. */
 export const EXIT = {
@@ -23,13 +23,16 @@ export const EXIT = {
 } as const;
 
 /**
- * Stops a program gracefully on SIGINT or SIGTERM, and at once, with exit
- * status 130, on a second one: the rule both programs follow.
+ * Stops a program gracefully on SIGINT, SIGTERM or SIGHUP (the terminal
+ * closing), and at once, with exit status 130, on a second one: the rule
+ * both programs follow.
  *
  * @param stop Called on the first signal, with its name.
  * @returns A function that removes the handler.
  */
-export function onStopSignals(stop: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+export function onStopSignals(
+  stop: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
+): () => void {
   let signals = 0;
   return onShutdownSignal((signal) => {
     if (++signals > 1) exit(EXIT.INTERRUPTED);
@@ -97,6 +100,22 @@ export function parsePort(text: string, zero = true): number {
 }
 
 /**
+ * Parses a HOST argument: an IPv6 literal may come in brackets, as the
+ * server prints it (`[::1]`); an empty one is refused on every runtime.
+ *
+ * @param text The argument.
+ * @param what What the host is for, for the message.
+ * @returns The host without brackets.
+ * @throws {UsageError} If it is empty.
+ */
+export function parseHost(text: string, what: string): string {
+  if (text === "") {
+    throw new UsageError(`HOST is empty: give ${what}`);
+  }
+  return bareHost(text);
+}
+
+/**
  * Parses a positive number of seconds into milliseconds.
  *
  * @param flag The flag's name, for the message.
@@ -151,6 +170,130 @@ export function repr(bytes: Uint8Array): string {
     else out += c;
   }
   return out + quote;
+}
+
+/** Options for a {@linkcode LineLog}. */
+export interface LineLogOptions {
+  /** Text queued at most, in UTF-16 code units; lines beyond it are
+   * dropped and counted. */
+  limit: number;
+  /** The line that reports `count` lines dropped, written once output
+   * moves again. */
+  dropped: (count: number) => string;
+  /** Called once if the output is closed (the reader went away); nothing
+   * more is written. */
+  onClosed: (err: unknown) => void;
+}
+
+/**
+ * A log that never stops the program that writes it. Lines go out in
+ * batches, one write at a time, without blocking the event loop; while the
+ * output is stalled (a pipe nobody reads) they queue up to a bound, and
+ * lines beyond it are dropped and counted, the count written when output
+ * resumes. If the output is closed, logging stops and `onClosed` is told.
+ */
+export class LineLog {
+  /** Lines dropped so far because the output was stalled. */
+  dropped = 0;
+  #unreported = 0;
+  #queue: string[] = [];
+  #queued = 0;
+  #writing?: Promise<void>;
+  #closed = false;
+
+  /**
+   * A log over one output.
+   *
+   * @param output Writes bytes; resolves once they are written, rejects
+   * if the output is closed.
+   * @param options The bound, the dropped-lines line, the closed handler.
+   */
+  constructor(
+    readonly output: (bytes: Uint8Array) => Promise<void>,
+    readonly options: LineLogOptions,
+  ) {}
+
+  /**
+   * Queues one line (without its newline) for writing.
+   *
+   * @param text The line.
+   */
+  line(text: string): void {
+    if (this.#closed) return;
+    if (this.#queued + text.length >= this.options.limit) {
+      this.dropped++;
+      this.#unreported++;
+      return;
+    }
+    this.#queue.push(text);
+    this.#queued += text.length + 1;
+    this.#writing ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    const encoder = new TextEncoder();
+    while (this.#queue.length > 0 && !this.#closed) {
+      const text = this.#queue.join("\n") + "\n";
+      this.#queue = [];
+      this.#queued = 0;
+      try {
+        await this.output(encoder.encode(text));
+      } catch (err) {
+        this.#closed = true;
+        this.#queue = [];
+        this.options.onClosed(err);
+      }
+      // The write that stalled has ended: output moves again.
+      if (this.#unreported > 0 && !this.#closed) {
+        this.#queue.push(this.options.dropped(this.#unreported));
+        this.#unreported = 0;
+      }
+    }
+    this.#writing = undefined;
+  }
+
+  /**
+   * Waits until every queued line is written, or `ms` pass (a stalled
+   * output must not hold a program that wants to exit).
+   *
+   * @param ms The most to wait.
+   */
+  async flush(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late = false;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(() => resolve(void (late = true)), ms);
+    });
+    while (this.#writing && !late) await Promise.race([this.#writing, waited]);
+    clearTimeout(timer);
+  }
+}
+
+/** The bound of a program's queued log text: about 3,000 lines. */
+const LOG_LIMIT = 256 * 1024;
+
+/**
+ * The program's log on stdout: a {@linkcode LineLog} that, if stdout is
+ * closed, says so once on stderr and lets the program go on.
+ *
+ * @param name The program's name, prefixed to the line on stderr.
+ * @param dropped The line that reports lines dropped while stdout stalled.
+ * @returns The log.
+ */
+export function stdoutLog(name: string, dropped: (count: number) => string): LineLog {
+  return new LineLog((bytes) => write("stdout", bytes), {
+    limit: LOG_LIMIT,
+    dropped,
+    onClosed: (err) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      write(
+        "stderr",
+        new TextEncoder().encode(
+          `${name}: stdout is closed (${reason}); logging stopped, still running\n`,
+        ),
+      ).catch(() => {}); // stderr is gone too: nothing left to tell.
+    },
+  });
 }
 
 /** Errors a user can cause or meet, which get one line and no stack trace. */

@@ -25,6 +25,7 @@ import {
   onStopSignals,
   parseCommandLine,
   parseCount,
+  parseHost,
   parsePort,
   parseSeconds,
   repr,
@@ -269,7 +270,9 @@ export async function main(argv: string[]): Promise<number> {
   }, 1);
   if (values.help) return console.log(USAGE), EXIT.OK;
   if (values.version) return console.log(VERSION), EXIT.OK;
-  const hostname = positionals[0] ?? "127.0.0.1";
+  const hostname = positionals[0] === undefined
+    ? "127.0.0.1"
+    : parseHost(positionals[0], "the server's address, such as 127.0.0.1");
   const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false);
   const timeout = values.timeout === undefined
     ? undefined

@@ -27,6 +27,8 @@
 
 export * from "./recv_all.ts";
 export {
+  acceptErrorKind,
+  bareHost,
   type Conn,
   type ConnectOptions,
   errorCode,

@@ -14,6 +14,7 @@
 import { IncompleteReadError, type Reader, recvAll, sendAll } from "./recv_all.ts";
 import { DeadlineQueue, type Timed } from "./deadlines.ts";
 import {
+  acceptErrorKind,
   closeQuietly,
   type Conn,
   formatAddr,
@@ -28,10 +29,12 @@ import {
   onStopSignals,
   parseCommandLine,
   parseCount,
+  parseHost,
   parsePort,
   parseSeconds,
   repr,
   run,
+  stdoutLog,
   UsageError,
 } from "./cli.ts";
 import { checkDuration, DEFAULT_PORT, DEFAULT_REPLY, MESSAGE_LENGTH, toBytes } from "./protocol.ts";
@@ -52,6 +55,13 @@ export interface ServeOptions {
    * the reply) has not finished this long after it was accepted is closed.
    * Default 10,000. */
   timeout?: number;
+  /** Lingering close, as nginx and Apache do it: after the reply the server
+   * sends FIN, then reads and discards what the client still sends until
+   * the client closes, for at most this long (and 1 MiB), then closes.
+   * Closing at once with the client's extra bytes unread (a newline after
+   * the message, say) would send a reset, which can destroy the reply
+   * before the client reads it. 0 closes at once. Default 2,000. */
+  linger?: number;
   /** At most this many connections are open at once; beyond it the server
    * stops accepting and the kernel's backlog holds newcomers. Default
    * 10,000. */
@@ -65,7 +75,8 @@ export interface ServeOptions {
   events?: "all" | "problems";
 }
 
-/** What happened, for logs. Peers are `host:port` strings. */
+/** What happened, for logs. Peers are `host:port` strings, or
+ * `unknown peer` where the runtime could not tell. */
 export type ServerEvent =
   | { type: "accepted"; peer: string; local: string }
   | { type: "message"; peer: string; message: Uint8Array }
@@ -87,7 +98,9 @@ export type ServerEvent =
   | { type: "cap-reached"; maxConnections: number }
   | { type: "cap-released"; open: number }
   | { type: "accept-error"; error: Error; retryIn: number }
-  | { type: "accept-resumed" };
+  | { type: "accept-resumed" }
+  | { type: "accept-skipped"; error: Error }
+  | { type: "accept-skipped-total"; count: number };
 
 /** Counts of finished connections, and the ones still open. */
 export interface ServerStats {
@@ -97,7 +110,10 @@ export interface ServerStats {
   failed: number;
   /** Connections closed by the read deadline. */
   timedOut: number;
-  /** Connections open now. */
+  /** Connections that failed before they could be accepted (reset while
+   * waiting in the backlog...): skipped. */
+  skipped: number;
+  /** Connections open now, lingering ones included. */
   open: number;
 }
 
@@ -118,7 +134,7 @@ export interface Server {
    */
   shutdown(grace?: number): Promise<ServerStats>;
   /** Settles when the server has stopped: after `shutdown()`, or rejects
-   * if accepting failed for good. */
+   * if the listening socket failed. */
   readonly finished: Promise<ServerStats>;
 }
 
@@ -164,10 +180,53 @@ class Exchange implements Reader, Timed {
   }
 }
 
+/**
+ * Something that comes in bursts, logged twice a burst, not once a time:
+ * `hit()` says whether this one starts a burst; `end` gets the burst's count
+ * once `quiet` ms have passed without a hit (and `over()` holds), or at
+ * `finish()`.
+ */
+class Burst {
+  count = 0;
+  #last = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly quiet: number,
+    readonly end: (count: number) => void,
+    readonly over: () => boolean = () => true,
+  ) {}
+
+  hit(): boolean {
+    this.#last = performance.now();
+    if (this.count++ > 0) return false;
+    this.#timer = setTimeout(this.#check, this.quiet);
+    return true;
+  }
+
+  #check = (): void => {
+    const left = this.quiet - (performance.now() - this.#last);
+    if (left <= 0 && this.over()) this.finish();
+    else this.#timer = setTimeout(this.#check, left > 0 ? left : this.quiet);
+  };
+
+  /** Ends the burst now, if there is one. */
+  finish(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const count = this.count;
+    this.count = 0;
+    if (count > 0) this.end(count);
+  }
+}
+
 const BACKOFF_MIN = 5;
 const BACKOFF_MAX = 1000;
-/** How long the cap must go unhit before it is logged as released. */
-const CAP_QUIET = 1000;
+/** How long the cap, or skipped connections, must go unhit before the
+ * burst is logged as over. */
+const QUIET = 1000;
+/** The most a lingering close reads and discards. */
+const LINGER_BYTES = 1 << 20;
 
 /**
  * Starts the server and resolves once it is listening.
@@ -175,7 +234,7 @@ const CAP_QUIET = 1000;
  * @param options Where to listen, the protocol's sizes, limits, logging.
  * @returns The running server.
  * @throws {NetError} If it cannot listen (`EADDRINUSE`, `EACCES`...).
- * @throws {RangeError} If an option is out of range.
+ * @throws {RangeError} If an option is out of range, or the host is empty.
  *
  * @example Serving one exchange on a free port
  * ```ts
@@ -196,6 +255,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const length = options.messageLength ?? MESSAGE_LENGTH;
   const reply = toBytes(options.reply ?? DEFAULT_REPLY);
   const timeout = options.timeout ?? 10_000;
+  const linger = options.linger ?? 2000;
   const maxConnections = options.maxConnections ?? 10_000;
   const onEvent = options.onEvent;
   // A listener that throws must not take the server down with it.
@@ -211,56 +271,77 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     throw new RangeError(`messageLength must be a whole number >= 0, got ${length}`);
   }
   checkDuration("timeout", timeout);
+  if (linger !== 0) checkDuration("linger", linger);
   if (!(Number.isSafeInteger(maxConnections) && maxConnections >= 1)) {
     throw new RangeError(`maxConnections must be at least 1, got ${maxConnections}`);
   }
 
   const listener: Listener = await listen({ hostname, port });
-  const stats: ServerStats = { served: 0, failed: 0, timedOut: 0, open: 0 };
+  const stats: ServerStats = { served: 0, failed: 0, timedOut: 0, skipped: 0, open: 0 };
 
   // The open exchanges, oldest first, each closed when its deadline
-  // passes: one timer for all of them.
+  // passes: one timer for all of them. Lingering ones, replied to, wait in
+  // a second queue, on a timer of their own.
   const live = new DeadlineQueue<Exchange>(timeout, (x) => cut(x, "timeout"));
+  const lingering = new DeadlineQueue<Exchange>(linger || 1, (x) => closeQuietly(x.conn));
   function cut(x: Exchange, why: "timeout" | "shutdown"): void {
     live.delete(x);
+    lingering.delete(x);
     x.cut = why;
     closeQuietly(x.conn);
   }
+  // Bytes a lingering close discards go here, for every connection.
+  const discard = new Uint8Array(16 * 1024);
 
   // Wakes the accept loop when a slot frees (cap or EMFILE) or shutdown
   // starts.
   let wake: (() => void) | undefined;
   let closing = false;
   let drained: (() => void) | undefined;
-  // The cap is logged once an episode: reached, then released after a
-  // second without hitting it, so a server held at the cap by sustained
-  // load logs two lines, not two per connection.
-  let capped = false;
-  let lastAtCap = 0;
-  let capTimer: ReturnType<typeof setTimeout> | undefined;
-  function checkCapReleased(): void {
-    if (performance.now() - lastAtCap >= CAP_QUIET && stats.open < maxConnections) {
-      capTimer = undefined;
-      capped = false;
-      emit?.({ type: "cap-released", open: stats.open });
-    } else {
-      capTimer = setTimeout(checkCapReleased, CAP_QUIET);
+  // The cap, and connections skipped at accept, are logged once a burst:
+  // a server held at the cap by sustained load logs two lines, not two per
+  // connection.
+  const capped = new Burst(
+    QUIET,
+    () => emit?.({ type: "cap-released", open: stats.open }),
+    () => stats.open < maxConnections,
+  );
+  const skips = new Burst(QUIET, (count) => {
+    if (count > 1) emit?.({ type: "accept-skipped-total", count });
+  });
+
+  /** Replied to: FIN, then read and discard until the client closes, the
+   * linger time passes, or 1 MiB has come. Never throws. */
+  async function lingerOn(x: Exchange): Promise<void> {
+    lingering.add(x);
+    try {
+      await x.conn.closeWrite();
+      let total = 0;
+      while (total < LINGER_BYTES) {
+        const n = await x.conn.read(discard);
+        if (n === null) break;
+        total += n;
+      }
+    } catch {
+      // Reset, or closed by the linger timer or shutdown: the reply is out.
+    } finally {
+      lingering.delete(x);
     }
   }
 
   async function handle(conn: Conn): Promise<void> {
     const x = new Exchange(conn);
     live.add(x);
-    const peer = story && formatAddr(conn.remoteAddr);
+    const peer = story && peerOf(conn);
     try {
       story?.({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
       const message = await x.receive(length);
       story?.({ type: "message", peer: peer!, message });
       await sendAll(conn, reply);
       live.delete(x);
-      closeQuietly(conn);
       stats.served++;
       story?.({ type: "replied", peer: peer! });
+      if (linger > 0) await lingerOn(x);
     } catch (err) {
       live.delete(x);
       closeQuietly(conn);
@@ -268,7 +349,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         stats.timedOut++;
         emit?.({
           type: "timeout",
-          peer: formatAddr(conn.remoteAddr),
+          peer: peerOf(conn),
           bytes: x.received,
           expected: length,
           timeout,
@@ -277,7 +358,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         stats.failed++;
         emit?.({
           type: "failed",
-          peer: formatAddr(conn.remoteAddr),
+          peer: peerOf(conn),
           bytes: x.received,
           expected: length,
           error: x.cut === "shutdown"
@@ -286,6 +367,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         });
       }
     } finally {
+      closeQuietly(conn);
       // A freed slot (cap) or descriptor (EMFILE back-off) lets the accept
       // loop go on; it checks again for itself.
       stats.open--;
@@ -294,18 +376,23 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     }
   }
 
+  /** Waits for a freed slot or descriptor, shutdown, or `ms` if given. */
+  async function pause(ms?: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      if (ms !== undefined) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    wake = undefined;
+  }
+
   async function acceptLoop(): Promise<void> {
     let backoff = 0;
     while (!closing) {
       if (stats.open >= maxConnections) {
-        lastAtCap = performance.now();
-        if (!capped) {
-          capped = true;
-          emit?.({ type: "cap-reached", maxConnections });
-          capTimer = setTimeout(checkCapReleased, CAP_QUIET);
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+        if (capped.hit()) emit?.({ type: "cap-reached", maxConnections });
+        await pause();
         continue;
       }
       let conn: Conn;
@@ -313,18 +400,20 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         conn = await listener.accept();
       } catch (err) {
         if (closing) break;
-        if (!isTransientAcceptError(err)) throw toNetError(err, "accept", listener.addr);
+        const kind = acceptErrorKind(err);
+        if (kind === "listener") throw toNetError(err, "accept", listener.addr);
+        if (kind === "connection") {
+          // Its own failure, not the listener's: on to the next one.
+          stats.skipped++;
+          if (skips.hit()) emit?.({ type: "accept-skipped", error: err as Error });
+          continue;
+        }
+        // Out of descriptors or memory, or not known: back off.
         backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX) : BACKOFF_MIN;
         if (backoff === BACKOFF_MIN) {
           emit?.({ type: "accept-error", error: err as Error, retryIn: backoff });
         }
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, backoff);
-        });
-        clearTimeout(timer);
-        wake = undefined;
+        await pause(backoff);
         continue;
       }
       if (backoff) {
@@ -340,7 +429,9 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   let stopping: Promise<ServerStats> | undefined;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   function cutAll(): void {
-    for (let x = live.first; x; x = live.first) cut(x, "shutdown");
+    for (const queue of [live, lingering]) {
+      for (let x = queue.first; x; x = queue.first) cut(x, "shutdown");
+    }
   }
 
   function shutdown(grace = 5000): Promise<ServerStats> {
@@ -357,8 +448,10 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         await accepting.catch(() => {});
         if (stats.open > 0) await new Promise<void>((resolve) => (drained = resolve));
         clearTimeout(graceTimer);
-        clearTimeout(capTimer);
+        capped.finish();
+        skips.finish();
         live.close();
+        lingering.close();
         return { ...stats };
       })();
     } else if (grace === 0) {
@@ -380,13 +473,9 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   return { addr: listener.addr, stats, shutdown, finished };
 }
 
-/** Accept errors that pass: out of descriptors or memory, or an aborted
- * handshake. Go's `http.Server` retries these; anything else is fatal. */
-function isTransientAcceptError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "EMFILE" || code === "ENFILE" || code === "ECONNABORTED" ||
-    code === "ENOBUFS" || code === "ENOMEM" || code === "EAGAIN" ||
-    code === "EINTR" || code === "EPROTO";
+/** The peer as logs name it. */
+function peerOf(conn: Conn): string {
+  return conn.remoteAddr.hostname ? formatAddr(conn.remoteAddr) : "unknown peer";
 }
 
 const USAGE = `usage: server [HOST] [-p PORT] [options]
@@ -395,8 +484,8 @@ const USAGE = `usage: server [HOST] [-p PORT] [options]
   -p, --port PORT        port (default 1060; 0 picks a free one)
   --timeout SECONDS      read deadline per connection (default 10)
   --max-connections N    open connections at most (default 10000)
-  --grace SECONDS        on SIGINT/SIGTERM, time left to open exchanges
-                         (default 5); a second signal exits at once
+  --grace SECONDS        on SIGINT/SIGTERM/SIGHUP, time left to open
+                         exchanges (default 5); a second signal exits at once
   --log human|json       log format (default human)
   -q, --quiet            log only the Listening line and problems
   -h, --help             show this help
@@ -407,7 +496,8 @@ export type LogEvent =
   | ServerEvent
   | { type: "listening"; addr: string }
   | { type: "shutdown"; signal: string; open: number; grace: number }
-  | ({ type: "stopped" } & ServerStats);
+  | { type: "log-dropped"; count: number }
+  | ({ type: "stopped"; logLinesDropped: number } & ServerStats);
 
 /**
  * Formats a log event as the tutorial's lines, or as one JSON object with
@@ -462,12 +552,20 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
       return `Accept failed: ${event.error.message}; retrying with back-off up to 1 s`;
     case "accept-resumed":
       return "Accepting again after accept errors";
+    case "accept-skipped":
+      return `Skipped a connection that failed before it was accepted: ${event.error.message}`;
+    case "accept-skipped-total":
+      return `Skipped ${event.count} connections that failed before they were accepted`;
     case "shutdown":
       return `${event.signal}: shutting down; ${event.open} open connections have ${
         event.grace / 1000
       } s to finish`;
+    case "log-dropped":
+      return `${event.count} log lines dropped: stdout was not being read`;
     case "stopped":
-      return `Stopped: ${event.served} served, ${event.failed} failed, ${event.timedOut} timed out`;
+      return `Stopped: ${event.served} served, ${event.failed} failed, ${event.timedOut} timed out${
+        event.skipped ? `, ${event.skipped} skipped` : ""
+      }${event.logLinesDropped ? `; ${event.logLinesDropped} log lines dropped` : ""}`;
   }
 }
 
@@ -495,29 +593,38 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`--log takes human or json, got '${values.log}'`);
   }
   const format = values.log ?? "human";
-  const log = (event: LogEvent) => console.log(formatEvent(event, format));
   const grace = values.grace === undefined ? 5000 : parseSeconds("grace", values.grace);
-  const server = await serve({
-    hostname: positionals[0] ?? "127.0.0.1",
-    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
-    timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
-    maxConnections: values["max-connections"] === undefined
-      ? undefined
-      : parseCount("max-connections", values["max-connections"]),
-    events: values.quiet ? "problems" : "all",
-    onEvent: log,
-  });
-  log({ type: "listening", addr: formatAddr(server.addr) });
-
-  const stopSignals = onStopSignals((signal) => {
-    log({ type: "shutdown", signal, open: server.stats.open, grace });
-    server.shutdown(grace);
-  });
+  const hostname = positionals[0] === undefined
+    ? "127.0.0.1"
+    : parseHost(positionals[0], "an address such as 127.0.0.1, or 0.0.0.0 for every interface");
+  const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
+  const log = (event: LogEvent) => out.line(formatEvent(event, format));
   try {
-    log({ type: "stopped", ...await server.finished });
-    return EXIT.OK;
+    const server = await serve({
+      hostname,
+      port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
+      timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
+      maxConnections: values["max-connections"] === undefined
+        ? undefined
+        : parseCount("max-connections", values["max-connections"]),
+      events: values.quiet ? "problems" : "all",
+      onEvent: log,
+    });
+    log({ type: "listening", addr: formatAddr(server.addr) });
+    const stopSignals = onStopSignals((signal) => {
+      log({ type: "shutdown", signal, open: server.stats.open, grace });
+      server.shutdown(grace);
+    });
+    try {
+      log({ type: "stopped", ...await server.finished, logLinesDropped: out.dropped });
+      return EXIT.OK;
+    } finally {
+      stopSignals();
+    }
   } finally {
-    stopSignals();
+    // What is logged reaches stdout before the process exits, unless stdout
+    // is stalled: then a second is all it gets.
+    await out.flush(1000);
   }
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { listen, recvAll, sendAll } from "../mod.ts";
+import { LineLog } from "../cli.ts";
 import {
   closedPort,
   decode,
@@ -14,6 +15,7 @@ import {
   Program,
   programCommand,
   readToEnd,
+  resettingServer,
   runProgram,
   sendSlowly,
   startServer,
@@ -109,6 +111,34 @@ test("server listens on IPv6 and prints [::1]:PORT", async () => {
   }
 });
 
+test("server and client take a bracketed IPv6 host, as the server prints it", async () => {
+  const server = new Program(programCommand("server"), ["[::1]", "-p", "0"]);
+  try {
+    const [, port] = await server.waitForLine(/^Listening at \[::1\]:(\d+)$/);
+    const client = await runProgram("client", ["[::1]", "-p", port]);
+    assert.equal(client.code, 0, client.stderr.join("\n"));
+    assert.equal(client.stdout[1], "The server said 'Farewell, client'");
+  } finally {
+    await server.stop();
+  }
+});
+
+test("client counts a server that resets at once as a reset, with one line", async () => {
+  // Deno's connect fails with ENOTCONN when the reset comes before it asks
+  // for the peer's address; the read fails with ECONNRESET when it comes
+  // after. Both are the same failure to a user.
+  const server = resettingServer(1);
+  try {
+    const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+    const run = await runProgram("client", ["-p", port]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.length, 1, run.stderr.join("\n"));
+    assert.match(run.stderr[0], /^client: .* 127\.0\.0\.1:\d+.*: connection reset by peer$/);
+  } finally {
+    await server.stop("SIGKILL");
+  }
+});
+
 test("client against a closed port exits 1 with one line", async () => {
   const port = await closedPort();
   const client = await runProgram("client", ["-p", String(port)]);
@@ -195,6 +225,12 @@ test("usage errors exit 2 with the usage on stderr", async () => {
       ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
       ["server", ["--max-connections", "0"], "--max-connections takes a whole number"],
       ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],
+      [
+        "server",
+        [""],
+        "HOST is empty: give an address such as 127.0.0.1, or 0.0.0.0 for every interface",
+      ],
+      ["client", [""], "HOST is empty: give the server's address, such as 127.0.0.1"],
     ] as const
   ) {
     const run = await runProgram(program, [...args]);
@@ -283,4 +319,76 @@ test("our client talks to the tutorial's Python server", async () => {
   } finally {
     await python.stop("SIGKILL");
   }
+});
+
+/** An output whose writes stay pending until `release()`, or fail. */
+function stallingOutput() {
+  const written: string[] = [];
+  let pending: (() => void)[] = [];
+  let failure: Error | undefined;
+  return {
+    written,
+    output: (bytes: Uint8Array) =>
+      failure ? Promise.reject(failure) : new Promise<void>((resolve) => {
+        pending.push(() => {
+          written.push(decode(bytes));
+          resolve();
+        });
+      }),
+    release() {
+      const now = pending;
+      pending = [];
+      now.forEach((finish) => finish());
+    },
+    fail(err: Error) {
+      failure = err;
+    },
+  };
+}
+
+test("LineLog queues while the output stalls, drops past its bound, and reports the count", async () => {
+  const out = stallingOutput();
+  const log = new LineLog(out.output, {
+    limit: 40,
+    dropped: (n) => `${n} dropped`,
+    onClosed: () => assert.fail("not closed"),
+  });
+  log.line("first"); // Written at once: the write stalls.
+  for (let i = 0; i < 10; i++) log.line(`line ${i}`); // 7 bytes each, with the newline.
+  assert.equal(log.dropped, 5, "5 lines of 7 bytes fit in 40, the rest are dropped");
+  out.release(); // "first" is out: output moves again, the queue goes next.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  out.release();
+  await log.flush(100);
+  assert.deepEqual(out.written, [
+    "first\n",
+    "line 0\nline 1\nline 2\nline 3\nline 4\n5 dropped\n",
+  ]);
+  assert.equal(log.dropped, 5, "the total stays for the summary");
+});
+
+test("LineLog stops at a closed output, tells onClosed once, and flush() never hangs", async () => {
+  const out = stallingOutput();
+  const closed: unknown[] = [];
+  const log = new LineLog(out.output, {
+    limit: 1000,
+    dropped: (n) => `${n} dropped`,
+    onClosed: (err) => closed.push(err),
+  });
+  const epipe = Object.assign(new Error("Broken pipe"), { code: "EPIPE" });
+  out.fail(epipe);
+  log.line("a");
+  await log.flush(100);
+  log.line("b");
+  await log.flush(100);
+  assert.deepEqual(closed, [epipe]);
+  // A stalled output: flush() gives up after its time.
+  const stalled = stallingOutput();
+  const slow = new LineLog(stalled.output, { limit: 1000, dropped: String, onClosed: () => {} });
+  slow.line("never written");
+  const started = Date.now();
+  await slow.flush(50);
+  assert(Date.now() - started < 1000);
+  assert.deepEqual(stalled.written, []);
+  stalled.release();
 });

@@ -20,7 +20,14 @@ import {
   sendAll,
   serve,
 } from "../mod.ts";
-import { closedPort, encode, Program, programCommand, runProgram } from "./helpers.ts";
+import {
+  closedPort,
+  encode,
+  Program,
+  programCommand,
+  resettingServer,
+  runProgram,
+} from "./helpers.ts";
 
 /** A test server: `handle` serves the k-th connection (from 1); the
  * connection is closed after it. Counts connections open at once. */
@@ -261,6 +268,22 @@ test("errorKind() names failures by class and code", () => {
   assert.equal(at("EHOSTUNREACH"), "other");
   assert.equal(errorKind(new IncompleteReadError(new Uint8Array(5), 16)), "shortReply");
   assert.equal(errorKind(new TypeError("bug")), "other");
+  // How runtimes report a reset besides ECONNRESET: Deno's ENOTCONN (a
+  // connect whose peer reset before Deno asked for its address), ECONNABORTED.
+  for (const code of ["ENOTCONN", "ECONNABORTED"]) {
+    assert.equal(errorKind(Object.assign(new Error(code), { code })), "reset", code);
+  }
+});
+
+test("load() counts a server that resets every connection at once as resets, never other", async () => {
+  const server = resettingServer(100);
+  try {
+    const [, port] = await server.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+    const summary = await load({ port: Number(port), count: 100, concurrency: 4, timeout: 5000 });
+    assert.deepEqual(summary.errors, { ...noErrors, reset: 100 }, JSON.stringify(summary));
+  } finally {
+    await server.stop("SIGKILL");
+  }
 });
 
 test("Histogram percentiles are within 1/64 of the exact ones, never above the max", () => {

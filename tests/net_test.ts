@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  acceptErrorKind,
   type Conn,
   connect,
   errorCode,
@@ -264,5 +265,30 @@ test("close() ends a pending read, and closing twice throws", async () => {
     assert.equal(await client.read(new Uint8Array(16)), null);
   } finally {
     closeAll(client, listener);
+  }
+});
+
+test("acceptErrorKind() tells the listener's failure from one connection's, after accept(2)", () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+  for (const code of ["EBADF", "ENOTSOCK", "EINVAL"]) {
+    assert.equal(acceptErrorKind(withCode(code)), "listener", code);
+  }
+  const closed = Object.assign(new Error("Listener has been closed"), { name: "BadResource" });
+  assert.equal(acceptErrorKind(closed), "listener");
+  for (
+    const code of ["ENOTCONN", "ECONNABORTED", "ECONNRESET", "EPROTO", "ENETDOWN", "EHOSTUNREACH"]
+  ) {
+    assert.equal(acceptErrorKind(withCode(code)), "connection", code);
+  }
+  for (const code of ["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]) {
+    assert.equal(acceptErrorKind(withCode(code)), "resources", code);
+  }
+  assert.equal(acceptErrorKind(withCode("EWHATEVER")), "unknown");
+  assert.equal(acceptErrorKind(new Error("no code")), "unknown");
+});
+
+test("errorCode() reads Deno's ENOTCONN and ECONNABORTED as a reset", () => {
+  for (const code of ["ENOTCONN", "ECONNABORTED", "ECONNRESET"]) {
+    assert.equal(errorCode(Object.assign(new Error(code), { code })), "ECONNRESET", code);
   }
 });

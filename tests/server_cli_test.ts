@@ -2,7 +2,7 @@
 // JSON logs, as a real process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Conn, sendAll } from "../mod.ts";
+import { type Conn, load, sendAll } from "../mod.ts";
 import {
   dial,
   encode,
@@ -10,6 +10,7 @@ import {
   finishHalves,
   halfSent,
   onDeno,
+  peers,
   Program,
   programCommand,
   readToEnd,
@@ -80,7 +81,7 @@ test("server --log json prints one JSON object per line with time, event, peer, 
   assert.deepEqual(events.at(-1), { ...events.at(-1), served: 1, failed: 1, timedOut: 0 });
 });
 
-test("server survives EMFILE under a low fd limit and serves again", async () => {
+test("server survives EMFILE, and peers reset in the backlog, under a low fd limit", async () => {
   const [command, ...args] = programCommand("server");
   const quoted = [command, ...args, "-p", "0", "-q"].map((a) => `'${a}'`).join(" ");
   // A limit the runtime can start under, that a few dozen sockets exhaust.
@@ -100,6 +101,9 @@ test("server survives EMFILE under a low fd limit and serves again", async () =>
         "one line per episode, not one per retry",
       );
     }
+    // Peers that connect and reset while the server is out of descriptors:
+    // they wait in the backlog, and accept meets them once it can.
+    assert.deepEqual(await peers(["rst", port, "20"]), ["reset 20"]);
     for (const conn of held.splice(0)) conn.close();
     // Until the server has seen those closes it may still be out of
     // descriptors (Node sheds such connections with a reset): retry briefly.
@@ -129,4 +133,52 @@ test("server --timeout closes an idle peer with one line saying how far it got",
   assert.match(input!, /^127\.0\.0\.1:\d+ sent 5 of 16 octets in 0\.3 s; closed$/);
   assert.equal(await server.stop(), 0);
   assert.equal(server.stdout.at(-1), "Stopped: 0 served, 0 failed, 1 timed out");
+});
+
+test("server on SIGHUP (its terminal closed) shuts down gracefully and exits 0", async () => {
+  const { server, port } = await startServer();
+  assert.equal(await exchange(port), "Farewell, client");
+  assert.equal(await server.stop("SIGHUP"), 0);
+  assert(
+    server.stdout.some((line) =>
+      /^SIGHUP: shutting down; \d open connections? have 5 s/.test(line)
+    ),
+    server.stdout.join("\n"),
+  );
+  assert.equal(server.stdout.at(-1), "Stopped: 1 served, 0 failed, 0 timed out");
+  assert.deepEqual(server.stderr, []);
+});
+
+test("server whose stdout is closed says so once on stderr and keeps serving", async () => {
+  const { server, port } = await startServer();
+  server.child.stdout!.destroy(); // The reader goes away, as `| head -1` does.
+  for (let i = 0; i < 5; i++) assert.equal(await exchange(port), "Farewell, client");
+  await server.waitForLine(/stdout is closed/, 10_000, "stderr");
+  assert.equal(await exchange(port), "Farewell, client");
+  assert.equal(await server.stop(), 0);
+  assert.equal(server.stderr.length, 1, server.stderr.join("\n"));
+  assert.match(
+    server.stderr[0],
+    /^server: stdout is closed \(.+\); logging stopped, still running$/,
+  );
+});
+
+test("server whose stdout stalls keeps serving, drops and counts log lines, and says so", async () => {
+  const { server, port } = await startServer();
+  server.child.stdout!.pause(); // Nobody reads: the pipe fills.
+  // 3,000 exchanges log about 800 KB: more than the pipe and the log's
+  // 256 KiB bound hold.
+  const summary = await load({ port, count: 3000, concurrency: 8 });
+  assert.equal(summary.succeeded, 3000, JSON.stringify(summary.errors));
+  server.child.stdout!.resume();
+  const { input } = await server.waitForLine(/^\d+ log lines dropped: stdout was not being read$/);
+  const dropped = Number(input!.split(" ")[0]);
+  assert(dropped > 0);
+  assert.equal(await server.stop(), 0);
+  assert.deepEqual(server.stderr, []);
+  const [, served, total] = server.stdout.at(-1)!.match(
+    /^Stopped: (\d+) served, 0 failed, 0 timed out; (\d+) log lines dropped$/,
+  ) ?? [];
+  assert.equal(served, "3000");
+  assert(Number(total) >= dropped, `${total} dropped in all, ${dropped} reported before`);
 });
