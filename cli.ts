@@ -116,18 +116,19 @@ export function parseHost(text: string, what: string): string {
 }
 
 /**
- * Parses a positive number of seconds into milliseconds.
+ * Parses a number of seconds into milliseconds.
  *
  * @param flag The flag's name, for the message.
  * @param text The flag's value.
+ * @param zero Whether 0 is allowed.
  * @returns Milliseconds.
- * @throws {UsageError} If it is not a positive number.
+ * @throws {UsageError} If it is not a number of seconds in range.
  */
-export function parseSeconds(flag: string, text: string): number {
+export function parseSeconds(flag: string, text: string, zero = false): number {
   const ms = /^\d+(\.\d+)?$/.test(text) ? Math.round(Number(text) * 1000) : NaN;
-  if (!(ms >= 1 && ms <= 2_147_483_647)) {
+  if (!(ms >= (zero ? 0 : 1) && ms <= 2_147_483_647)) {
     throw new UsageError(
-      `--${flag} takes a number of seconds from 0.001 to 2147483, got '${text}'`,
+      `--${flag} takes a number of seconds from ${zero ? 0 : 0.001} to 2147483, got '${text}'`,
     );
   }
   return ms;

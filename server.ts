@@ -483,6 +483,8 @@ const USAGE = `usage: server [HOST] [-p PORT] [options]
                          0.0.0.0 or :: for every interface)
   -p, --port PORT        port (default 1060; 0 picks a free one)
   --timeout SECONDS      read deadline per connection (default 10)
+  --linger SECONDS       after the reply, how long to wait for the client to
+                         close before closing (default 2; 0: close at once)
   --max-connections N    open connections at most (default 10000)
   --grace SECONDS        on SIGINT/SIGTERM/SIGHUP, time left to open
                          exchanges (default 5); a second signal exits at once
@@ -580,6 +582,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
     timeout: { type: "string" },
+    linger: { type: "string" },
     "max-connections": { type: "string" },
     grace: { type: "string" },
     log: { type: "string" },
@@ -604,6 +607,7 @@ export async function main(argv: string[]): Promise<number> {
       hostname,
       port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
       timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
+      linger: values.linger === undefined ? undefined : parseSeconds("linger", values.linger, true),
       maxConnections: values["max-connections"] === undefined
         ? undefined
         : parseCount("max-connections", values["max-connections"]),

@@ -225,6 +225,7 @@ test("usage errors exit 2 with the usage on stderr", async () => {
       ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
       ["server", ["--max-connections", "0"], "--max-connections takes a whole number"],
       ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],
+      ["server", ["--linger", "1s"], "--linger takes a number of seconds from 0 to 2147483"],
       [
         "server",
         [""],

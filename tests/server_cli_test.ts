@@ -182,3 +182,12 @@ test("server whose stdout stalls keeps serving, drops and counts log lines, and 
   assert.equal(served, "3000");
   assert(Number(total) >= dropped, `${total} dropped in all, ${dropped} reported before`);
 });
+
+test("server --linger 0 closes at once: a client's unread extra byte turns the close into a reset", async () => {
+  // What lingering close prevents (the library's tests show the reply
+  // arriving with it on): with it off, the reset comes (POLLERR, POLLHUP).
+  const { server, port } = await startServer(["-q", "--linger", "0"]);
+  const [line] = await peers(["extra", String(port)]);
+  assert.match(line, /^poll \['POLLIN', 'POLLERR', 'POLLHUP'\] /);
+  assert.equal(await server.stop(), 0);
+});
