@@ -1,179 +1,29 @@
 /**
- * The sixteen-octet client: connect, send `Hi there, server` in full, read
- * the 16-octet reply, close.
- *
- * Run it: `deno run --allow-net client.ts [HOST] [-p PORT] [--timeout S]`;
- * with `--count N` or `--duration S` (and `--concurrency C`) it is a load
- * generator that reports errors by kind, the rate and latency percentiles.
+ * The client program: `deno run --allow-net client.ts [HOST] [-p PORT]`
+ * does one exchange ({@linkcode request}) and tells it as the tutorial
+ * does; with `--count` or `--duration` it is a load generator
+ * ({@linkcode load}) that prints a summary. The npm package's
+ * `tcp-sixteen-client` runs it too.
  *
  * @module
  */
 
-import { recvAll, sendAll } from "./recv_all.ts";
+import { request } from "./request.ts";
+import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
+import { formatAddr } from "./net.ts";
+import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "./protocol.ts";
+import { VERSION } from "./version.ts";
 import {
-  closeQuietly,
-  type Conn,
-  formatAddr,
-  type NetAddr,
-  NetError,
-  type NetOp,
-  toNetError,
-} from "./net.ts";
-import { args, connect, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
-import {
-  EXIT,
-  onStopSignals,
   parseCommandLine,
   parseCount,
   parseHost,
   parsePort,
   parseSeconds,
-  repr,
-  run,
   UsageError,
-} from "./cli.ts";
-import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
-import {
-  checkDuration,
-  DEFAULT_MESSAGE,
-  DEFAULT_PORT,
-  MESSAGE_LENGTH,
-  toBytes,
-} from "./protocol.ts";
-import { DeadlineQueue, type Timed } from "./deadlines.ts";
-import { VERSION } from "./version.ts";
-
-/** An exchange's deadline: what to do when it passes. */
-interface Deadline extends Timed {
-  readonly fire: () => void;
-}
-
-/**
- * The exchanges' deadlines, one queue (one timer) per timeout in use: in
- * load mode a timer per exchange cost a tenth of the rate on Deno (each
- * setTimeout and clearTimeout is a call into the runtime). A queue is
- * dropped once it is empty.
- */
-const byTimeout = new Map<number, DeadlineQueue<Deadline>>();
-function deadlines(timeout: number): DeadlineQueue<Deadline> {
-  let queue = byTimeout.get(timeout);
-  if (!queue) byTimeout.set(timeout, queue = new DeadlineQueue(timeout, (d) => d.fire()));
-  return queue;
-}
-
-/** Options for {@linkcode request}. Durations are in milliseconds. */
-export interface RequestOptions {
-  /** The server's address or host name. Default `127.0.0.1`. */
-  hostname?: string;
-  /** The server's port. Default 1060. */
-  port?: number;
-  /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
-  message?: string | Uint8Array;
-  /** How many octets the reply has. Default 16. */
-  replyLength?: number;
-  /** How long the whole exchange, connect included, may take. Default
-   * 10,000. */
-  timeout?: number;
-  /** Gives up when aborted, rejecting with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called once connected, before sending (the tutorial prints the
-   * socket's name there). */
-  onConnected?: (local: NetAddr, remote: NetAddr) => void;
-}
-
-/** What {@linkcode request} got back. */
-export interface Reply {
-  /** The reply's octets. */
-  reply: Uint8Array;
-  /** This end of the connection. */
-  localAddr: NetAddr;
-  /** The server's end. */
-  remoteAddr: NetAddr;
-}
-
-/**
- * Does one exchange: connect, send the message in full, read the reply.
- *
- * @param options The server, the message, the reply's length, a timeout.
- * @returns The reply and the connection's two ends.
- * @throws {NetError} If connecting, sending or reading fails, with `code`
- * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`...
- * @throws {IncompleteReadError} If the server closed before the whole reply.
- * @throws {RangeError} If `timeout` is not from 1 to 2147483647 ms.
- *
- * @example One exchange with a server on a free port
- * ```ts
- * import { request } from "./client.ts";
- * import { serve } from "./server.ts";
- * import assert from "node:assert/strict";
- *
- * const server = await serve({ port: 0 });
- * const { reply, remoteAddr } = await request({ port: server.addr.port });
- * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
- * assert.equal(remoteAddr.port, server.addr.port);
- * await server.shutdown();
- * ```
- */
-export async function request(options: RequestOptions = {}): Promise<Reply> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? DEFAULT_PORT;
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const timeout = options.timeout ?? 10_000;
-  checkDuration("timeout", timeout);
-  // One controller and a shared deadline timer, not AbortSignal.timeout()
-  // and AbortSignal.any(): their timer outlives the exchange by the whole
-  // timeout, which costs memory and time in load mode (measured).
-  const cancel = options.signal;
-  const controller = new AbortController();
-  const signal = controller.signal;
-  let timedOut = false;
-  const queue = deadlines(timeout);
-  const deadline: Deadline = {
-    deadline: 0,
-    fire: () => {
-      timedOut = true;
-      controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
-    },
-  };
-  queue.add(deadline);
-  const onCancel = () => controller.abort(cancel!.reason);
-  if (cancel?.aborted) onCancel();
-  else cancel?.addEventListener("abort", onCancel, { once: true });
-  let op: NetOp = "connect";
-  let conn: Conn | undefined;
-  const onAbort = () => conn?.close();
-  try {
-    conn = await connect({ hostname, port, signal });
-    signal.addEventListener("abort", onAbort, { once: true });
-    options.onConnected?.(conn.localAddr, conn.remoteAddr);
-    op = "write";
-    await sendAll(conn, message);
-    op = "read";
-    const reply = await recvAll(conn, options.replyLength ?? MESSAGE_LENGTH, { signal });
-    return { reply, localAddr: conn.localAddr, remoteAddr: conn.remoteAddr };
-  } catch (err) {
-    if (timedOut) {
-      throw new NetError(op, "ETIMEDOUT", hostname, port, {
-        cause: err,
-        detail: `${op === "connect" ? "no connection" : "no reply"} within ${
-          timeout / 1000
-        } s — is the server up? raise --timeout if it is slow`,
-      });
-    }
-    if (signal.aborted) throw signal.reason;
-    throw toNetError(err, op, { hostname, port });
-  } finally {
-    queue.delete(deadline);
-    if (!queue.first) {
-      // Nothing left to time: no timer may keep the process alive.
-      queue.close();
-      byTimeout.delete(timeout);
-    }
-    cancel?.removeEventListener("abort", onCancel);
-    signal.removeEventListener("abort", onAbort);
-    if (conn) closeQuietly(conn);
-  }
-}
+} from "./cli/args.ts";
+import { EXIT, onStopSignals, run } from "./cli/run.ts";
+import { repr } from "./cli/repr.ts";
 
 const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS] [load options]
   HOST                 the server (default 127.0.0.1)
@@ -271,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help) return console.log(USAGE), EXIT.OK;
   if (values.version) return console.log(VERSION), EXIT.OK;
   const hostname = positionals[0] === undefined
-    ? "127.0.0.1"
+    ? DEFAULT_HOST
     : parseHost(positionals[0], "the server's address, such as 127.0.0.1");
   const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false);
   const timeout = values.timeout === undefined

@@ -81,26 +81,26 @@ export type NetErrorCode =
   | "ETIMEDOUT"
   | "EOTHER";
 
-const HINTS: Record<NetErrorCode, string> = {
-  EACCES: "permission denied — choose a port above 1023 with -p",
-  EADDRINUSE: "address already in use — stop the other server or choose " +
-    "another port with -p",
-  EADDRNOTAVAIL: "address not available — use an address of this machine, " +
-    "or wait for local ports to free up",
-  ECONNREFUSED: "connection refused — is the server running?",
+/** What each code means, as the error's message says it. What to do about
+ * it is the program's to say (it knows its flags): see `cli/run.ts`. */
+const REASONS: Record<NetErrorCode, string> = {
+  EACCES: "permission denied",
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available",
+  ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset by peer",
-  EHOSTUNREACH: "host unreachable — check the address and your network",
-  ENETUNREACH: "network unreachable — check the address and your network",
-  ENOTCAPABLE: "network access denied — run deno with --allow-net",
-  ENOTFOUND: "unknown host — check the name",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ENOTCAPABLE: "network access denied",
+  ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
-  ETIMEDOUT: "timed out — is the server up? raise --timeout if it is slow",
+  ETIMEDOUT: "timed out",
   EOTHER: "failed",
 };
 
 /**
  * A network operation failed. `code` says why, without parsing text; the
- * message is one line that says what happened and what to do.
+ * message is one line that says what happened.
  *
  * @example Branching on the reason
  * ```ts
@@ -111,7 +111,7 @@ const HINTS: Record<NetErrorCode, string> = {
  * assert.equal(err.code, "ECONNREFUSED");
  * assert.equal(
  *   err.message,
- *   "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
+ *   "cannot connect to 127.0.0.1:1060: connection refused",
  * );
  * ```
  */
@@ -124,7 +124,7 @@ export class NetError extends Error {
   readonly hostname: string;
   /** The port asked for, or the peer's. */
   readonly port: number;
-  /** What went wrong and what to do: the message without the address. */
+  /** What went wrong: the message without the operation and address. */
   readonly reason: string;
 
   /**
@@ -154,7 +154,7 @@ export class NetError extends Error {
       write: `writing to ${where} failed`,
     }[op];
     const reason = options.detail ??
-      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : HINTS[code]);
+      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : REASONS[code]);
     super(`${what}: ${reason}`, {
       cause: options.cause,
     });
@@ -236,7 +236,7 @@ export function errorCode(err: unknown): NetErrorCode {
   if (err instanceof NetError) return err.code;
   const code = rawCode(err);
   if (code === "ENOTCONN" || code === "ECONNABORTED") return "ECONNRESET";
-  return code !== undefined && code in HINTS ? code as NetErrorCode : "EOTHER";
+  return code !== undefined && code in REASONS ? code as NetErrorCode : "EOTHER";
 }
 
 /**

@@ -36,10 +36,13 @@ async function write(url: URL, text: string, mode?: number): Promise<void> {
   await Deno.writeTextFile(url, text, mode ? { mode } : {});
 }
 
-/** Copies the library's module graph, from its exports, into stage/esm,
- * with the runtime mapping applied. */
+/** Copies the module graph of the library (from its exports) and of the
+ * programs into stage/esm, with the runtime mapping applied. */
 async function stageLibrary(): Promise<void> {
-  const queue = Object.values(exportsMap).map((p) => p.replace(/^\.\//, ""));
+  const queue = [
+    ...Object.values(exportsMap).map((p) => p.replace(/^\.\//, "")),
+    ...Object.values(BINS).map((program) => `${program}.ts`),
+  ];
   const seen = new Set<string>();
   while (queue.length > 0) {
     const path = mapped(queue.shift()!);

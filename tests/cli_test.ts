@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { listen, recvAll, sendAll } from "../mod.ts";
-import { LineLog } from "../cli.ts";
+import { LineLog } from "../cli/log.ts";
 import {
   closedPort,
   decode,

@@ -10,7 +10,6 @@ import {
   type Conn,
   ERROR_KINDS,
   errorKind,
-  Histogram,
   IncompleteReadError,
   listen,
   load,
@@ -20,6 +19,7 @@ import {
   sendAll,
   serve,
 } from "../mod.ts";
+import { Histogram } from "../internal/histogram.ts";
 import {
   closedPort,
   encode,
