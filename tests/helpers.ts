@@ -2,12 +2,47 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, listen, NetError, recvAll, sendAll } from "../mod.ts";
+import { type Conn, connect, ERROR_KINDS, listen, NetError, recvAll, sendAll } from "../mod.ts";
 
 /** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
 /** Whether the suite runs on Deno (the sources) rather than Node or Bun. */
 export const onDeno = "Deno" in globalThis;
+/** Whether it runs on Bun (the built package). */
+export const onBun = "Bun" in globalThis;
+
+/** The tutorial's message, as bytes. */
+export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
+
+/** Every error kind of load mode, counted 0: spread and override. */
+export const noErrors: Record<string, number> = Object.fromEntries(
+  ERROR_KINDS.map((k) => [k, 0]),
+);
+
+/** Lets `ms` pass: for tests about what happens (or does not) over time,
+ * never to wait for an event that can be awaited. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What `promise` settles to, or `"still pending"` after `ms` (the timer
+ * cleared either way). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | "still pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"still pending">((resolve) => {
+    timer = setTimeout(() => resolve("still pending"), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A command line quoted for `sh`. */
+export function shellQuote(args: string[]): string {
+  return args.map((s) => `'${s.replaceAll("'", `'\\''`)}'`).join(" ");
+}
 
 /** The command that runs `server` or `client` on this runtime: the script
  * on Deno, the package's `tcp-sixteen-*` binary on Node and Bun. */
@@ -286,4 +321,68 @@ export async function until(
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A scripted server over `listen()`: `handle` serves the k-th connection (from 1); the
+ * connection is closed after it. Counts connections open at once. */
+export async function testServer(
+  handle: (conn: Conn, k: number, released: Promise<void>) => Promise<void>,
+) {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const stats = { accepted: 0, open: 0, maxOpen: 0 };
+  const conns = new Set<Conn>();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const serving = (async () => {
+    while (true) {
+      let conn: Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // Closed.
+      }
+      const k = ++stats.accepted;
+      stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
+      conns.add(conn);
+      handle(conn, k, released).catch(() => {}).finally(() => {
+        stats.open--;
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // Closed by close() below.
+        }
+      });
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    stats,
+    async close() {
+      listener.close();
+      release();
+      for (const conn of conns) conn.close();
+      await serving;
+    },
+  };
+}
+
+/** Every 5th connection gets 5 bytes of its reply, every 7th (not 5th) a
+ * wrong one, the rest the right one. Of 70: 14 short, 8 wrong, 48 good. */
+export function faulty(conn: Conn, k: number): Promise<void> {
+  return (async () => {
+    await recvAll(conn, 16);
+    if (k % 5 === 0) await sendAll(conn, encode("Farew"));
+    else if (k % 7 === 0) await sendAll(conn, encode("Farewell, CLIENT"));
+    else await sendAll(conn, encode("Farewell, client"));
+  })();
+}
+
+/** The tutorial's own program (tests/fixtures/tutorial.py, Python 3 with the
+ * bytes unchanged) as `server` or `client`, on 127.0.0.1 and `port`. */
+export function tutorial(role: "server" | "client", port: number): Program {
+  return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
+    role,
+    "127.0.0.1",
+  ], { env: { PORT: String(port) } });
 }

@@ -14,9 +14,7 @@ import {
   recvAll,
   sendAll,
 } from "../mod.ts";
-import { decode, encode } from "./helpers.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { decode, encode, sleep, within } from "./helpers.ts";
 
 /** A listener on a free loopback port, and one connection to it from each end. */
 async function pair(): Promise<{ listener: Listener; client: Conn; server: Conn }> {
@@ -118,7 +116,7 @@ test("a listener keeps connections that arrive while nobody awaits accept()", as
       await sendAll(conn, encode(`client ${i}`));
       clients.push(conn);
     }
-    await sleep(100);
+    await sleep(100); // Nobody accepts meanwhile.
     const seen = [];
     for (let i = 0; i < 5; i++) {
       const conn = await listener.accept();
@@ -224,7 +222,7 @@ test("close() during a write the peer does not read fails that write and frees t
     const sending = sendAll(client, new Uint8Array(64 << 20)).then(() => "sent", (err) => err);
     await sleep(200);
     client.close();
-    const outcome = await Promise.race([sending, sleep(3000).then(() => "still pending")]);
+    const outcome = await within(sending, 3000);
     assert(outcome instanceof Error, `the write ended as ${outcome}, not as an error`);
     // The socket is gone: the peer reads what reached it, then the end.
     const buffer = new Uint8Array(1 << 20);
@@ -245,7 +243,7 @@ test("a write the peer does not read fails when the peer closes with our bytes u
     const sending = sendAll(client, new Uint8Array(64 << 20)).then(() => "sent", (err) => err);
     await sleep(200);
     server.close();
-    const outcome = await Promise.race([sending, sleep(3000).then(() => "still pending")]);
+    const outcome = await within(sending, 3000);
     assert(outcome instanceof Error, `the write ended as ${outcome}, not as an error`);
     assert(["EPIPE", "ECONNRESET"].includes(errorCode(outcome)), String(outcome));
   } finally {

@@ -1,29 +1,123 @@
-// The server's command line under signals, a low file-descriptor limit, and
-// JSON logs, as a real process.
+// The server program end to end, as a subprocess on the runtime under test:
+// what it prints, what a peer sees on the wire, signals, a low descriptor
+// limit, its stdout closed or stalled, and its exit codes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Conn, load, sendAll } from "../mod.ts";
+import { type Conn, listen, load, sendAll } from "../mod.ts";
 import {
+  decode,
   dial,
   encode,
   exchange,
   finishHalves,
   halfSent,
+  MESSAGE,
   onDeno,
   peers,
   Program,
   programCommand,
   readToEnd,
+  runProgram,
+  sendSlowly,
+  shellQuote,
+  sleep,
   startServer,
+  tutorial,
+  until,
   untilRefused,
 } from "./helpers.ts";
 
-const MESSAGE = encode("Hi there, server");
+/** How many connections the server has logged as accepted. */
+function accepted(server: Program): number {
+  return server.stdout.filter((line) => line.startsWith("We have accepted")).length;
+}
+
+test("server answers a peer that sends its message one byte at a time", async () => {
+  const { server, port } = await startServer();
+  try {
+    const conn = await dial(port);
+    await sendSlowly(conn, encode("Hi there, server"));
+    assert.equal(decode(await readToEnd(conn)), "Farewell, client");
+    conn.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test("server logs a peer that leaves after 5 bytes, then serves the next client", async () => {
+  const { server, port } = await startServer();
+  try {
+    const quitter = await dial(port);
+    await sendAll(quitter, encode("Hi th"));
+    quitter.close();
+    const line = await server.waitForLine(/^127\.0\.0\.1:\d+: .*; closed$/);
+    assert.match(line.input!, /socket closed 5 bytes into a 16-byte message; closed$/);
+    assert.equal(await exchange(port), "Farewell, client");
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  assert.deepEqual(server.stderr, []);
+  assert.match(server.stdout.at(-1)!, /^Stopped: 1 served, 1 failed, 0 timed out$/);
+});
+
+test("server shows peer bytes escaped, so a peer cannot write control characters", async () => {
+  const { server, port } = await startServer();
+  try {
+    assert.equal(await exchange(port, encode("Hi\x1b[2J\n'\\\x00\xff!!!!")), "Farewell, client");
+    const { input } = await server.waitForLine(/^The incoming sixteen-octet message says /);
+    assert.equal(
+      input,
+      `The incoming sixteen-octet message says "Hi\\x1b[2J\\n'\\\\\\x00\\xc3\\xbf!!!!"`,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+test("server -q prints only the Listening line for good exchanges", async () => {
+  const { server, port } = await startServer(["-q"]);
+  try {
+    assert.equal(await exchange(port), "Farewell, client");
+    assert.equal(await exchange(port), "Farewell, client");
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  assert.equal(server.stdout[0], `Listening at 127.0.0.1:${port}`);
+  assert.match(server.stdout.at(-1)!, /^Stopped: 2 served/);
+  assert(!server.stdout.some((l) => l.startsWith("We have accepted")), server.stdout.join("\n"));
+});
+
+test("server listens on IPv6 and prints [::1]:PORT", async () => {
+  const server = new Program(programCommand("server"), ["::1", "-p", "0"]);
+  try {
+    const [, port] = await server.waitForLine(/^Listening at \[::1\]:(\d+)$/);
+    const client = await runProgram("client", ["::1", "-p", port]);
+    assert.equal(client.code, 0, client.stderr.join("\n"));
+    assert.match(client.stdout[0], /^Client has been assigned socket name \[::1\]:\d+$/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("server that cannot listen exits 1 with one line", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  try {
+    const run = await runProgram("server", ["-p", String(port)]);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stderr, [
+      `server: cannot listen on 127.0.0.1:${port}: address already in use — ` +
+      "stop the other server or choose another port with -p",
+    ]);
+  } finally {
+    listener.close();
+  }
+});
 
 test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exits 0", async () => {
   const { server, port } = await startServer(["--grace", "5"]);
   const halves = await halfSent(port, 4);
-  await new Promise((resolve) => setTimeout(resolve, 100)); // Let it accept them.
+  await until(() => accepted(server) === 4, "the four to be accepted");
   server.signal("SIGTERM");
   await server.waitForLine(/^SIGTERM: shutting down; 4 open connections have 5 s to finish$/);
   await untilRefused(port, 1000);
@@ -37,7 +131,7 @@ test("server exits 130 at once on a second signal during shutdown", async () => 
   const { server, port } = await startServer(["--grace", "30"]);
   const stuck = await dial(port);
   await sendAll(stuck, MESSAGE.subarray(0, 3));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await server.waitForLine(/^The incoming|^We have accepted/);
   server.signal("SIGINT");
   await server.waitForLine(/^SIGINT: shutting down; 1 open connections/);
   const started = Date.now();
@@ -82,8 +176,7 @@ test("server --log json prints one JSON object per line with time, event, peer, 
 });
 
 test("server survives EMFILE, and peers reset in the backlog, under a low fd limit", async () => {
-  const [command, ...args] = programCommand("server");
-  const quoted = [command, ...args, "-p", "0", "-q"].map((a) => `'${a}'`).join(" ");
+  const quoted = shellQuote([...programCommand("server"), "-p", "0", "-q"]);
   // A limit the runtime can start under, that a few dozen sockets exhaust.
   const server = new Program(["sh", "-c", `ulimit -n 64 && exec ${quoted}`], []);
   const held: Conn[] = [];
@@ -94,7 +187,7 @@ test("server survives EMFILE, and peers reset in the backlog, under a low fd lim
       // Deno reports EMFILE: one line an episode, then back-off. Node's
       // libuv never reports it: it sheds the waiting connections itself.
       await server.waitForLine(/^Accept failed: .*; retrying with back-off up to 1 s$/);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300); // Time for more lines, were each retry logged.
       assert.equal(
         server.stdout.filter((l) => l.startsWith("Accept failed")).length,
         1,
@@ -110,7 +203,7 @@ test("server survives EMFILE, and peers reset in the backlog, under a low fd lim
     let reply = "";
     for (let tries = 0; tries < 30 && reply !== "Farewell, client"; tries++) {
       reply = await exchange(Number(port)).catch(async (err) => {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
         return String(err);
       });
     }
@@ -190,4 +283,16 @@ test("server --linger 0 closes at once: a client's unread extra byte turns the c
   const [line] = await peers(["extra", String(port)]);
   assert.match(line, /^poll \['POLLIN', 'POLLERR', 'POLLHUP'\] /);
   assert.equal(await server.stop(), 0);
+});
+
+test("the tutorial's Python client talks to our server", async () => {
+  const { server, port } = await startServer();
+  try {
+    const python = tutorial("client", port);
+    assert.equal(await python.exited, 0, python.stderr.join("\n"));
+    assert.equal(python.stdout[1], "The server said b'Farewell, client'");
+    await server.waitForLine(/^The incoming sixteen-octet message says 'Hi there, server'$/);
+  } finally {
+    await server.stop();
+  }
 });
