@@ -12,34 +12,68 @@ import { request } from "./request.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { formatAddr } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
-import { DEFAULT_HOST, DEFAULT_PORT } from "./protocol.ts";
-import { VERSION } from "./version.ts";
+import { DEFAULT_REPLY } from "./protocol.ts";
 import {
   parseCommandLine,
   parseCount,
-  parseHost,
-  parsePort,
   parseSeconds,
+  parseTarget,
+  parseText,
   UsageError,
 } from "./cli/args.ts";
-import { EXIT, onStopSignals, run } from "./cli/run.ts";
-import { repr } from "./cli/repr.ts";
+import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { plural } from "./cli/text.ts";
+import { repr } from "./internal/bytes.ts";
 
-const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS] [load options]
-  HOST                 the server (default 127.0.0.1)
-  -p, --port PORT      its port (default 1060)
+/**
+ * The client's `--help`, naming the program as it was invoked.
+ *
+ * @param name The program's name: `client.ts`, `tcp-sixteen-client`...
+ * @returns The text.
+ */
+export function help(name: string): string {
+  return `${name}: the sixteen-octet TCP client of the networking tutorial.
+It connects, sends 'Hi there, server', reads the 16-octet reply and checks
+that it is 'Farewell, client'. With --count or --duration it is a load
+generator: many exchanges, --concurrency at a time, then a summary of errors
+by kind, the rate and latency percentiles.
+
+usage: ${name} [HOST[:PORT]] [-p PORT] [options]
+       ${name} [HOST[:PORT]] [-p PORT] --count N | --duration SECONDS [options]
+
+  HOST                 the server (default 127.0.0.1; IPv6 as ::1 or [::1])
+  -p, --port PORT      its port (default 1060); HOST:PORT gives both
   --timeout SECONDS    give up on one exchange after this (default 10)
+  --message TEXT       what to send (default 'Hi there, server')
+  --reply TEXT         the reply to expect (default 'Farewell, client'); its
+                       length is how much is read
+  --reply-length N     take any reply of N octets instead
+                       (in TEXT, \\n, \\r, \\t, \\\\ and \\xHH are escapes)
   -h, --help           show this help
-  -V, --version        show the version
-load mode: many exchanges, then a summary; exit 1 if any failed, and
-Ctrl-C prints the summary so far and exits 130
+  -V, --version        show the version and the runtime
+
+load mode: many exchanges, then a summary; Ctrl-C prints the summary so far
   -n, --count N        this many exchanges
   -d, --duration SECONDS
                        for this long (with --count, whichever ends first)
   -c, --concurrency C  exchanges in flight at once (default 1)
   --json               print the summary as one JSON object
   --no-progress        no progress line on stderr (there is none unless
-                       stderr is a terminal)`;
+                       stderr is a terminal)
+
+examples:
+  ${name}                          one exchange with 127.0.0.1:1060
+  ${name} [::1]:1060 --timeout 2   over IPv6, giving up after 2 s
+  ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
+  ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
+
+exit status:
+  0    the exchange completed (load mode: every exchange did)
+  1    refused, unknown host, timeout, reset, a short or unexpected reply
+       (load mode: any exchange failed; the summary says which and why)
+  2    usage error
+  130  Ctrl-C in load mode, after the summary so far`;
+}
 
 const KIND_LABELS: Record<ErrorKind, string> = {
   refused: "refused",
@@ -67,7 +101,9 @@ export function formatSummary(summary: LoadSummary, target: string): string {
     .map((kind) => `${summary.errors[kind]} ${KIND_LABELS[kind]}`);
   const lat = summary.latencyMs;
   return [
-    `${summary.interrupted ? "Interrupted: " : ""}${summary.exchanges} exchanges with ${target}, ` +
+    `${summary.interrupted ? "Interrupted: " : ""}${
+      plural(summary.exchanges, "exchange")
+    } with ${target}, ` +
     `${summary.concurrency} at a time, in ${seconds} s`,
     `  succeeded  ${summary.succeeded}`,
     `  failed     ${summary.failed}${errors.length ? `: ${errors.join(", ")}` : ""}`,
@@ -92,7 +128,9 @@ export function formatProgress(p: LoadProgress): string {
   const time = p.durationMs === undefined
     ? ""
     : `, ${(p.elapsedMs / 1000).toFixed(1)}/${p.durationMs / 1000} s`;
-  return `${done} exchanges, ${Math.round(p.ratePerSecond)}/s, ${p.failed} failed${time}`;
+  return `${done} ${p.done === 1 && p.total === undefined ? "exchange" : "exchanges"}, ${
+    Math.round(p.ratePerSecond)
+  }/s, ${p.failed} failed${time}`;
 }
 
 /**
@@ -100,16 +138,22 @@ export function formatProgress(p: LoadProgress): string {
  * or, with `--count` or `--duration`, a load run and its summary.
  *
  * @param argv The arguments, without the program.
+ * @param name The program's name as invoked, for `--help`.
  * @returns The exit status: in load mode 1 if any exchange failed, 130 if
  * interrupted.
  * @throws {UsageError} If the command line is wrong.
  * @throws {NetError} If the exchange fails (one exchange), or the host is
  * unknown (load mode).
+ * @throws {UnexpectedReplyError} If the reply is not the one expected (one
+ * exchange).
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], name = "client"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
     timeout: { type: "string" },
+    message: { type: "string" },
+    reply: { type: "string" },
+    "reply-length": { type: "string" },
     count: { type: "string", short: "n" },
     duration: { type: "string", short: "d" },
     concurrency: { type: "string", short: "c" },
@@ -118,23 +162,35 @@ export async function main(argv: string[]): Promise<number> {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   }, 1);
-  if (values.help) return console.log(USAGE), EXIT.OK;
-  if (values.version) return console.log(VERSION), EXIT.OK;
-  const hostname = positionals[0] === undefined
-    ? DEFAULT_HOST
-    : parseHost(positionals[0], "the server's address, such as 127.0.0.1");
-  const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false);
-  const timeout = values.timeout === undefined
-    ? undefined
-    : parseSeconds("timeout", values.timeout);
+  if (values.help) return console.log(help(name)), EXIT.OK;
+  if (values.version) return console.log(versionLine()), EXIT.OK;
+  const { hostname, port } = parseTarget(
+    positionals[0],
+    values.port,
+    "the server's address, such as 127.0.0.1",
+    false,
+  );
+  if (values.reply !== undefined && values["reply-length"] !== undefined) {
+    throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
+  }
+  const exchange = {
+    hostname,
+    port,
+    timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
+    message: values.message === undefined ? undefined : parseText("message", values.message),
+    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    replyLength: values["reply-length"] === undefined
+      ? undefined
+      : parseCount("reply-length", values["reply-length"], 0),
+  };
   if (values.count === undefined && values.duration === undefined) {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
     const { reply } = await request({
-      hostname,
-      port,
-      timeout,
+      ...exchange,
+      // The tutorial's reply is checked, unless another length alone is asked.
+      reply: exchange.reply ?? (exchange.replyLength === undefined ? DEFAULT_REPLY : undefined),
       onConnected: (local) =>
         console.log(`Client has been assigned socket name ${formatAddr(local)}`),
     });
@@ -148,9 +204,7 @@ export async function main(argv: string[]): Promise<number> {
   let summary: LoadSummary;
   try {
     summary = await load({
-      hostname,
-      port,
-      timeout,
+      ...exchange,
       count: values.count === undefined ? undefined : parseCount("count", values.count),
       duration: values.duration === undefined
         ? undefined
@@ -177,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
  * package's `tcp-sixteen-client` binary calls it.
  */
 export function cli(): Promise<never> {
-  return run("client", USAGE, () => main(args()));
+  return run("client", (invoked) => main(args(), invoked));
 }
 
 if (import.meta.main) cli();

@@ -17,7 +17,7 @@ import {
   MESSAGE_LENGTH,
 } from "./protocol.ts";
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
-import { toBytes } from "./internal/bytes.ts";
+import { equalBytes, repr, toBytes } from "./internal/bytes.ts";
 import { checkDuration } from "./internal/checks.ts";
 
 /** An exchange's deadline: what to do when it passes. */
@@ -46,7 +46,12 @@ export interface RequestOptions {
   port?: number;
   /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
   message?: string | Uint8Array;
-  /** How many octets the reply has. Default 16. */
+  /** The reply to expect, as text (UTF-8) or bytes: as many octets are
+   * read, and if they differ, `request()` rejects with
+   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply of
+   * `replyLength` octets. */
+  reply?: string | Uint8Array;
+  /** How many octets the reply has, when `reply` is not given. Default 16. */
   replyLength?: number;
   /** How long the whole exchange, connect included, may take. Default
    * 10,000. */
@@ -69,6 +74,41 @@ export interface Reply {
 }
 
 /**
+ * The server replied, in full, with other octets than the ones expected
+ * (`reply` in {@linkcode RequestOptions}): it is not the server you meant,
+ * or it speaks another protocol.
+ *
+ * @example A reply that is not the tutorial's
+ * ```ts
+ * import { UnexpectedReplyError } from "./request.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ * const err = new UnexpectedReplyError(encode("HTTP/1.1 400 Bad"), encode("Farewell, client"));
+ * assert.equal(err.message, "unexpected reply 'HTTP/1.1 400 Bad' (expected 'Farewell, client')");
+ * ```
+ */
+export class UnexpectedReplyError extends Error {
+  /** The octets that came. */
+  readonly reply: Uint8Array;
+  /** The octets that were expected. */
+  readonly expected: Uint8Array;
+
+  /**
+   * Builds the error; the message shows both as the logs show peer bytes.
+   *
+   * @param reply The octets that came.
+   * @param expected The octets that were expected.
+   */
+  constructor(reply: Uint8Array, expected: Uint8Array) {
+    super(`unexpected reply ${repr(reply)} (expected ${repr(expected)})`);
+    this.name = "UnexpectedReplyError";
+    this.reply = reply;
+    this.expected = expected;
+  }
+}
+
+/**
  * Does one exchange: connect, send the message in full, read the reply.
  *
  * @param options The server, the message, the reply's length, a timeout.
@@ -76,6 +116,7 @@ export interface Reply {
  * @throws {NetError} If connecting, sending or reading fails, with `code`
  * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`...
  * @throws {IncompleteReadError} If the server closed before the whole reply.
+ * @throws {UnexpectedReplyError} If `reply` was given and another came.
  * @throws {RangeError} If `timeout` is not from 1 to 2147483647 ms.
  *
  * @example One exchange with a server on a free port
@@ -97,6 +138,8 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   checkDuration("timeout", timeout);
+  const expected = options.reply === undefined ? undefined : toBytes(options.reply);
+  const length = expected?.length ?? options.replyLength ?? MESSAGE_LENGTH;
   // One controller and a shared deadline timer, not AbortSignal.timeout()
   // and AbortSignal.any(): their timer outlives the exchange by the whole
   // timeout, which costs memory and time in load mode (measured).
@@ -126,7 +169,8 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     op = "write";
     await sendAll(conn, message);
     op = "read";
-    const reply = await recvAll(conn, options.replyLength ?? MESSAGE_LENGTH, { signal });
+    const reply = await recvAll(conn, length, { signal });
+    if (expected && !equalBytes(reply, expected)) throw new UnexpectedReplyError(reply, expected);
     return { reply, localAddr: conn.localAddr, remoteAddr: conn.remoteAddr };
   } catch (err) {
     if (timedOut) {
@@ -136,7 +180,7 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
       });
     }
     if (signal.aborted) throw signal.reason;
-    throw toNetError(err, op, { hostname, port });
+    throw toNetError(err, op, { hostname, port }); // Passes UnexpectedReplyError on.
   } finally {
     queue.delete(deadline);
     if (!queue.first) {

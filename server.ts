@@ -8,37 +8,68 @@
  * @module
  */
 
-import { serve, type ServerEvent, type ServerStats } from "./serve.ts";
+import { serve, type ServeOptions, type ServerEvent, type ServerStats } from "./serve.ts";
 import { formatAddr, NetError } from "./net.ts";
 import { args } from "./runtime/deno.ts";
-import { DEFAULT_HOST, DEFAULT_PORT } from "./protocol.ts";
-import { VERSION } from "./version.ts";
 import {
   parseCommandLine,
   parseCount,
-  parseHost,
-  parsePort,
   parseSeconds,
+  parseTarget,
+  parseText,
   UsageError,
 } from "./cli/args.ts";
-import { EXIT, onStopSignals, run } from "./cli/run.ts";
+import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { plural } from "./cli/text.ts";
 import { stdoutLog } from "./cli/log.ts";
-import { repr } from "./cli/repr.ts";
+import { repr } from "./internal/bytes.ts";
 
-const USAGE = `usage: server [HOST] [-p PORT] [options]
-  HOST                   address to listen on (default 127.0.0.1;
-                         0.0.0.0 or :: for every interface)
-  -p, --port PORT        port (default 1060; 0 picks a free one)
+/**
+ * The server's `--help`, naming the program as it was invoked.
+ *
+ * @param name The program's name: `server.ts`, `tcp-sixteen-server`...
+ * @returns The text.
+ */
+export function help(name: string): string {
+  return `${name}: the sixteen-octet TCP server of the networking tutorial, hardened.
+For each connection it reads exactly 16 octets, replies 'Farewell, client'
+and closes. It serves many connections at once, closes one that has not
+finished in --timeout, holds at most --max-connections open, lets a client
+that sent extra bytes read the reply (--linger), and on SIGINT, SIGTERM or
+SIGHUP stops accepting, lets open exchanges finish and exits.
+
+usage: ${name} [HOST[:PORT]] [-p PORT] [options]
+
+  HOST                   address to listen on (default 127.0.0.1; 0.0.0.0 or
+                         :: for every interface; IPv6 as ::1 or [::1])
+  -p, --port PORT        port (default 1060; 0 picks a free one); HOST:PORT
+                         gives both
   --timeout SECONDS      read deadline per connection (default 10)
   --linger SECONDS       after the reply, how long to wait for the client to
                          close before closing (default 2; 0: close at once)
   --max-connections N    open connections at most (default 10000)
   --grace SECONDS        on SIGINT/SIGTERM/SIGHUP, time left to open
                          exchanges (default 5); a second signal exits at once
+  --message-length N     octets to read from each client (default 16)
+  --reply TEXT           the reply (default 'Farewell, client'); \\n, \\r, \\t,
+                         \\\\ and \\xHH are escapes
   --log human|json       log format (default human)
   -q, --quiet            log only the Listening line and problems
   -h, --help             show this help
-  -V, --version          show the version`;
+  -V, --version          show the version and the runtime
+
+examples:
+  ${name}                            127.0.0.1:1060, the tutorial's story
+  ${name} 0.0.0.0:8060 -q            every interface, port 8060, problems only
+  ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
+
+exit status:
+  0    stopped on a signal, after the open exchanges
+  1    cannot listen (address in use, permission denied...), or the
+       listening socket failed
+  2    usage error
+  130  a second signal during shutdown`;
+}
 
 /** What the command line logs: the server's events and its own. */
 export type LogEvent =
@@ -93,7 +124,7 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
         event.timeout / 1000
       } s; closed`;
     case "cap-reached":
-      return `Reached ${event.maxConnections} open connections (--max-connections); ` +
+      return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
         "new ones wait in the kernel's backlog";
     case "cap-released":
       return `No longer at the connection cap (${event.open} open)`;
@@ -106,58 +137,70 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "accept-skipped-total":
       return `Skipped ${event.count} connections that failed before they were accepted`;
     case "shutdown":
-      return `${event.signal}: shutting down; ${event.open} open connections have ${
-        event.grace / 1000
-      } s to finish`;
+      return `${event.signal}: shutting down; ${plural(event.open, "open connection")} ${
+        event.open === 1 ? "has" : "have"
+      } ${event.grace / 1000} s to finish`;
     case "log-dropped":
-      return `${event.count} log lines dropped: stdout was not being read`;
+      return `${plural(event.count, "log line")} dropped: stdout was not being read`;
     case "stopped":
       return `Stopped: ${event.served} served, ${event.failed} failed, ${event.timedOut} timed out${
         event.skipped ? `, ${event.skipped} skipped` : ""
-      }${event.logLinesDropped ? `; ${event.logLinesDropped} log lines dropped` : ""}`;
+      }${event.logLinesDropped ? `; ${plural(event.logLinesDropped, "log line")} dropped` : ""}`;
   }
 }
 
 /**
- * The server's command line: listens, logs, and on SIGINT or SIGTERM shuts
- * down gracefully; a second signal exits at once with 130.
+ * The server's command line: listens, logs, and on SIGINT, SIGTERM or
+ * SIGHUP shuts down gracefully; a second signal exits at once with 130.
  *
  * @param argv The arguments, without the program.
+ * @param name The program's name as invoked, for `--help`.
  * @returns The exit status, once the server has shut down.
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], name = "server"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
     timeout: { type: "string" },
     linger: { type: "string" },
     "max-connections": { type: "string" },
     grace: { type: "string" },
+    "message-length": { type: "string" },
+    reply: { type: "string" },
     log: { type: "string" },
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   }, 1);
-  if (values.help) return console.log(USAGE), EXIT.OK;
-  if (values.version) return console.log(VERSION), EXIT.OK;
+  if (values.help) return console.log(help(name)), EXIT.OK;
+  if (values.version) return console.log(versionLine()), EXIT.OK;
   if (values.log !== undefined && values.log !== "human" && values.log !== "json") {
     throw new UsageError(`--log takes human or json, got '${values.log}'`);
   }
   const format = values.log ?? "human";
   const grace = values.grace === undefined ? 5000 : parseSeconds("grace", values.grace);
-  const hostname = positionals[0] === undefined
-    ? DEFAULT_HOST
-    : parseHost(positionals[0], "an address such as 127.0.0.1, or 0.0.0.0 for every interface");
+  const where = parseTarget(
+    positionals[0],
+    values.port,
+    "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
+    true,
+  );
+  const options: ServeOptions = {
+    ...where,
+    timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
+    linger: values.linger === undefined ? undefined : parseSeconds("linger", values.linger, true),
+    maxConnections: values["max-connections"] === undefined
+      ? undefined
+      : parseCount("max-connections", values["max-connections"]),
+    messageLength: values["message-length"] === undefined
+      ? undefined
+      : parseCount("message-length", values["message-length"], 0),
+    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+  };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
   const log = (event: LogEvent) => out.line(formatEvent(event, format));
   try {
     const server = await serve({
-      hostname,
-      port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
-      timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
-      linger: values.linger === undefined ? undefined : parseSeconds("linger", values.linger, true),
-      maxConnections: values["max-connections"] === undefined
-        ? undefined
-        : parseCount("max-connections", values["max-connections"]),
+      ...options,
       events: values.quiet ? "problems" : "all",
       onEvent: log,
     });
@@ -185,7 +228,7 @@ export async function main(argv: string[]): Promise<number> {
  * package's `tcp-sixteen-server` binary calls it.
  */
 export function cli(): Promise<never> {
-  return run("server", USAGE, () => main(args()));
+  return run("server", (invoked) => main(args(), invoked));
 }
 
 if (import.meta.main) cli();

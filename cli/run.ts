@@ -7,7 +7,9 @@
 
 import { IncompleteReadError, NoProgressError } from "../recv_all.ts";
 import { NetError } from "../net.ts";
-import { exit, onShutdownSignal } from "../runtime/deno.ts";
+import { exit, onShutdownSignal, programName, runtimeVersion } from "../runtime/deno.ts";
+import { UnexpectedReplyError } from "../request.ts";
+import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 
 /** Exit statuses, as the README's table documents them. */
@@ -43,7 +45,7 @@ export function onStopSignals(
 /** Errors a user can cause or meet, which get one line and no stack trace. */
 function isExpected(err: unknown): err is Error {
   return err instanceof NetError || err instanceof IncompleteReadError ||
-    err instanceof NoProgressError;
+    err instanceof NoProgressError || err instanceof UnexpectedReplyError;
 }
 
 /**
@@ -89,25 +91,30 @@ export function describe(err: Error): string {
   return todo ? `${err.message} — ${todo}` : err.message;
 }
 
+/** What `--version` prints: the package, its version, and the runtime. */
+export function versionLine(): string {
+  return `tcp-sixteen ${VERSION} (${runtimeVersion()})`;
+}
+
 /**
- * Runs a program's `main`, then exits with its status. Usage errors print
- * the usage and exit 2; expected failures print one line and exit 1.
+ * Runs a program's `main`, then exits with its status. A usage error prints
+ * one line and how to get help, and exits 2; an expected failure prints one
+ * line and exits 1; anything else is a bug, reported with its stack.
  *
- * @param name The program's name, prefixed to error lines.
- * @param usage The usage text.
- * @param main The program.
+ * @param name The program's name, prefixed to error lines (`server`).
+ * @param main The program, given its name as invoked (for its help).
  */
 export async function run(
   name: string,
-  usage: string,
-  main: () => Promise<number>,
+  main: (invoked: string) => Promise<number>,
 ): Promise<never> {
+  const invoked = programName();
   let code: number;
   try {
-    code = await main();
+    code = await main(invoked);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`${name}: ${err.message}\n${usage}`);
+      console.error(`${name}: ${err.message}\ntry '${invoked} --help'`);
       code = EXIT.USAGE;
     } else if (isExpected(err)) {
       console.error(`${name}: ${describe(err)}`);

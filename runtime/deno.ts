@@ -77,6 +77,18 @@ export function args(): string[] {
   return Deno.args;
 }
 
+/** The program's name as it was invoked: the script (`server.ts`), or the
+ * binary that `deno compile` made. */
+export function programName(): string {
+  const binary = Deno.execPath().split("/").pop()!;
+  return binary === "deno" ? Deno.mainModule.split("/").pop()! : binary;
+}
+
+/** The runtime and its version, for `--version`. */
+export function runtimeVersion(): string {
+  return `Deno ${Deno.version.deno}`;
+}
+
 /**
  * Ends the process at once.
  *

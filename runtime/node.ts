@@ -371,6 +371,17 @@ export function args(): string[] {
   return process.argv.slice(2);
 }
 
+/** The program's name as it was invoked: the bin (`tcp-sixteen-server`,
+ * from `bin/tcp-sixteen-server.js`), or a binary made of it. */
+export function programName(): string {
+  return (process.argv[1] ?? process.argv0).split("/").pop()!.replace(/\.[cm]?js$/, "");
+}
+
+/** The runtime and its version, for `--version`. */
+export function runtimeVersion(): string {
+  return process.versions.bun ? `Bun ${process.versions.bun}` : `Node ${process.versions.node}`;
+}
+
 /**
  * Ends the process at once.
  *

@@ -3,9 +3,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LineLog } from "../cli/log.ts";
-import { parseCount, parseHost, parsePort, parseSeconds, UsageError } from "../cli/args.ts";
+import {
+  parseAddress,
+  parseCommandLine,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  parseTarget,
+  parseText,
+  UsageError,
+} from "../cli/args.ts";
+import { plural } from "../cli/text.ts";
 import { describe } from "../cli/run.ts";
-import { repr } from "../cli/repr.ts";
+import { repr } from "../internal/bytes.ts";
 import { formatEvent } from "../server.ts";
 import { formatProgress, formatSummary } from "../client.ts";
 import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
@@ -83,7 +93,87 @@ test("LineLog stops at a closed output, tells onClosed once, and flush() never h
   stalled.release();
 });
 
-test("parsePort(), parseSeconds(), parseCount() and parseHost() take what they say, and refuse the rest", () => {
+test("parseCommandLine() takes flags as getopt does, and names what is wrong", () => {
+  const flags = {
+    port: { type: "string", short: "p" },
+    timeout: { type: "string" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  } as const;
+  assert.deepEqual(parseCommandLine(["h", "-p", "1", "--timeout=-1", "-q", "--json"], flags, 1), {
+    values: { port: "1", timeout: "-1", quiet: true, json: true },
+    positionals: ["h"],
+  });
+  // A value is the next argument whatever it is; a flag given twice keeps its last.
+  assert.deepEqual(parseCommandLine(["--timeout", "-1", "-p2", "-p", "3"], flags, 0).values, {
+    timeout: "-1",
+    port: "3",
+  });
+  assert.deepEqual(parseCommandLine(["--", "-p"], flags, 1).positionals, ["-p"]);
+  const fails = (argv: string[], message: string) =>
+    assert.throws(() => parseCommandLine(argv, flags, 1), { name: "UsageError", message });
+  fails(["--bogus"], "unknown option '--bogus'");
+  fails(["--bogus=1"], "unknown option '--bogus'");
+  fails(["-x"], "unknown option '-x'");
+  fails(["-qx"], "unknown option '-qx'");
+  fails(["--timeout"], "--timeout needs a value");
+  fails(["-p"], "-p needs a value");
+  fails(["--json=1"], "--json takes no value");
+  fails(["a", "b"], "unexpected argument 'b'");
+});
+
+test("parseAddress() and parseTarget() take HOST, [IPv6], HOST:PORT and -p, and refuse the rest", () => {
+  assert.deepEqual(parseAddress("127.0.0.1", "x", false), {
+    hostname: "127.0.0.1",
+    port: undefined,
+  });
+  assert.deepEqual(parseAddress("::1", "x", false), { hostname: "::1", port: undefined });
+  assert.deepEqual(parseAddress("[::1]", "x", false), { hostname: "::1", port: undefined });
+  assert.deepEqual(parseAddress("[::1]:1060", "x", false), { hostname: "::1", port: 1060 });
+  assert.deepEqual(parseAddress("localhost:1060", "x", false), {
+    hostname: "localhost",
+    port: 1060,
+  });
+  assert.deepEqual(parseAddress("[fe80::1]:0", "x", true), { hostname: "fe80::1", port: 0 });
+  assert.throws(() => parseAddress("", "an address", false), {
+    message: "HOST is empty: give an address",
+  });
+  assert.throws(() => parseAddress("[]:1", "x", false), { message: "HOST is empty: give x" });
+  assert.throws(() => parseAddress("h:0", "x", false), {
+    message: "the PORT of HOST:PORT takes a port from 1 to 65535, got '0'",
+  });
+  assert.deepEqual(parseTarget(undefined, undefined, "x", false), {
+    hostname: "127.0.0.1",
+    port: 1060,
+  });
+  assert.deepEqual(parseTarget("[::1]", "7", "x", false), { hostname: "::1", port: 7 });
+  assert.deepEqual(parseTarget("h:7", undefined, "x", false), { hostname: "h", port: 7 });
+  assert.throws(() => parseTarget("h:7", "7", "x", false), {
+    message: "the port is given twice, in HOST:PORT and with -p: give it once",
+  });
+});
+
+test("parseText() reads the escapes the logs show bytes with", () => {
+  assert.deepEqual(parseText("m", "Hi"), new Uint8Array([72, 105]));
+  assert.deepEqual(
+    parseText("m", "a\\r\\n\\t\\\\\\x00\\xff"),
+    new Uint8Array([97, 13, 10, 9, 92, 0, 255]),
+  );
+  assert.deepEqual(parseText("m", "é"), new Uint8Array([0xc3, 0xa9]), "UTF-8");
+  assert.throws(() => parseText("message", "\\q"), {
+    message: "--message: '\\q' is not an escape; use \\n, \\r, \\t, \\\\ or \\xHH",
+  });
+  assert.throws(() => parseText("message", "\\x4"), UsageError);
+  assert.throws(() => parseText("message", "end\\"), UsageError);
+});
+
+test("plural() counts one thing and several", () => {
+  assert.equal(plural(1, "open connection"), "1 open connection");
+  assert.equal(plural(0, "open connection"), "0 open connections");
+  assert.equal(plural(4, "log line"), "4 log lines");
+});
+
+test("parsePort(), parseSeconds() and parseCount() take what they say, and refuse the rest", () => {
   assert.equal(parsePort("1060"), 1060);
   assert.equal(parsePort("0"), 0);
   assert.throws(() => parsePort("0", false), {
@@ -106,10 +196,7 @@ test("parsePort(), parseSeconds(), parseCount() and parseHost() take what they s
     message: "--count takes a whole number of at least 1, got '0'",
   });
   assert.throws(() => parseCount("count", "9007199254740993"), UsageError);
-  assert.equal(parseHost("[::1]", "x"), "::1");
-  assert.equal(parseHost("::1", "x"), "::1");
-  assert.equal(parseHost("localhost", "x"), "localhost");
-  assert.throws(() => parseHost("", "an address"), { message: "HOST is empty: give an address" });
+  assert.equal(parseCount("message-length", "0", 0), 0);
 });
 
 test("repr() shows peer bytes as Python 2 shows a str: quoted, every unprintable byte escaped", () => {

@@ -52,6 +52,11 @@ export function programCommand(program: "server" | "client", flags: string[] = [
     : [process.execPath, new URL(`bin/tcp-sixteen-${program}.js`, ROOT).pathname];
 }
 
+/** The name a program is invoked by on this runtime, as its help says it. */
+export function invokedName(program: "server" | "client"): string {
+  return onDeno ? `${program}.ts` : `tcp-sixteen-${program}`;
+}
+
 /** A running program, its output split into lines. */
 export class Program {
   readonly child: ChildProcess;
