@@ -63,7 +63,7 @@ export {
   type ServerEvent,
   type ServerStats,
 } from "./serve.ts";
-export { type Reply, request, type RequestOptions } from "./request.ts";
+export { type Reply, request, type RequestOptions, UnexpectedReplyError } from "./request.ts";
 export {
   ERROR_KINDS,
   type ErrorKind,

@@ -246,7 +246,7 @@ export function errorCode(err: unknown): NetErrorCode {
  * @param err What was thrown.
  * @returns The code, or `undefined` when there is none.
  *
- * @example
+ * @example Reading a code as it is
  * ```ts
  * import { rawCode } from "./net.ts";
  * import assert from "node:assert/strict";

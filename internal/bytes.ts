@@ -30,7 +30,7 @@ export function toBytes(message: string | Uint8Array): Uint8Array {
  * @param b The other.
  * @returns `true` if they are equal byte for byte.
  *
- * @example
+ * @example Comparing replies
  * ```ts
  * import { equalBytes, toBytes } from "./bytes.ts";
  * import assert from "node:assert/strict";
