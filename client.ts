@@ -1,194 +1,79 @@
 /**
- * The sixteen-octet client: connect, send `Hi there, server` in full, read
- * the 16-octet reply, close.
- *
- * Run it: `deno run --allow-net client.ts [HOST] [-p PORT] [--timeout S]`;
- * with `--count N` or `--duration S` (and `--concurrency C`) it is a load
- * generator that reports errors by kind, the rate and latency percentiles.
+ * The client program: `deno run --allow-net client.ts [HOST] [-p PORT]`
+ * does one exchange ({@linkcode request}) and tells it as the tutorial
+ * does; with `--count` or `--duration` it is a load generator
+ * ({@linkcode load}) that prints a summary. The npm package's
+ * `tcp-sixteen-client` runs it too.
  *
  * @module
  */
 
-import { recvAll, sendAll } from "./recv_all.ts";
+import { request } from "./request.ts";
+import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
+import { formatAddr } from "./net.ts";
+import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
+import { DEFAULT_REPLY } from "./protocol.ts";
 import {
-  closeQuietly,
-  type Conn,
-  formatAddr,
-  type NetAddr,
-  NetError,
-  type NetOp,
-  toNetError,
-} from "./net.ts";
-import { args, connect, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
-import {
-  EXIT,
-  onStopSignals,
   parseCommandLine,
   parseCount,
-  parsePort,
   parseSeconds,
-  repr,
-  run,
+  parseTarget,
+  parseText,
   UsageError,
-} from "./cli.ts";
-import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
-import {
-  checkDuration,
-  DEFAULT_MESSAGE,
-  DEFAULT_PORT,
-  MESSAGE_LENGTH,
-  toBytes,
-} from "./protocol.ts";
-import { DeadlineQueue, type Timed } from "./deadlines.ts";
-import { VERSION } from "./version.ts";
-
-/** An exchange's deadline: what to do when it passes. */
-interface Deadline extends Timed {
-  readonly fire: () => void;
-}
+} from "./cli/args.ts";
+import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { plural } from "./cli/text.ts";
+import { repr } from "./internal/bytes.ts";
 
 /**
- * The exchanges' deadlines, one queue (one timer) per timeout in use: in
- * load mode a timer per exchange cost a tenth of the rate on Deno (each
- * setTimeout and clearTimeout is a call into the runtime). A queue is
- * dropped once it is empty.
+ * The client's `--help`, naming the program as it was invoked.
+ *
+ * @param name The program's name: `client.ts`, `tcp-sixteen-client`...
+ * @returns The text.
  */
-const byTimeout = new Map<number, DeadlineQueue<Deadline>>();
-function deadlines(timeout: number): DeadlineQueue<Deadline> {
-  let queue = byTimeout.get(timeout);
-  if (!queue) byTimeout.set(timeout, queue = new DeadlineQueue(timeout, (d) => d.fire()));
-  return queue;
-}
+export function help(name: string): string {
+  return `${name}: the sixteen-octet TCP client of the networking tutorial.
+It connects, sends 'Hi there, server', reads the 16-octet reply and checks
+that it is 'Farewell, client'. With --count or --duration it is a load
+generator: many exchanges, --concurrency at a time, then a summary of errors
+by kind, the rate and latency percentiles.
 
-/** Options for {@linkcode request}. Durations are in milliseconds. */
-export interface RequestOptions {
-  /** The server's address or host name. Default `127.0.0.1`. */
-  hostname?: string;
-  /** The server's port. Default 1060. */
-  port?: number;
-  /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
-  message?: string | Uint8Array;
-  /** How many octets the reply has. Default 16. */
-  replyLength?: number;
-  /** How long the whole exchange, connect included, may take. Default
-   * 10,000. */
-  timeout?: number;
-  /** Gives up when aborted, rejecting with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called once connected, before sending (the tutorial prints the
-   * socket's name there). */
-  onConnected?: (local: NetAddr, remote: NetAddr) => void;
-}
+usage: ${name} [HOST[:PORT]] [-p PORT] [options]
+       ${name} [HOST[:PORT]] [-p PORT] --count N | --duration SECONDS [options]
 
-/** What {@linkcode request} got back. */
-export interface Reply {
-  /** The reply's octets. */
-  reply: Uint8Array;
-  /** This end of the connection. */
-  localAddr: NetAddr;
-  /** The server's end. */
-  remoteAddr: NetAddr;
-}
-
-/**
- * Does one exchange: connect, send the message in full, read the reply.
- *
- * @param options The server, the message, the reply's length, a timeout.
- * @returns The reply and the connection's two ends.
- * @throws {NetError} If connecting, sending or reading fails, with `code`
- * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`...
- * @throws {IncompleteReadError} If the server closed before the whole reply.
- * @throws {RangeError} If `timeout` is not from 1 to 2147483647 ms.
- *
- * @example One exchange with a server on a free port
- * ```ts
- * import { request } from "./client.ts";
- * import { serve } from "./server.ts";
- * import assert from "node:assert/strict";
- *
- * const server = await serve({ port: 0 });
- * const { reply, remoteAddr } = await request({ port: server.addr.port });
- * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
- * assert.equal(remoteAddr.port, server.addr.port);
- * await server.shutdown();
- * ```
- */
-export async function request(options: RequestOptions = {}): Promise<Reply> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? DEFAULT_PORT;
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const timeout = options.timeout ?? 10_000;
-  checkDuration("timeout", timeout);
-  // One controller and a shared deadline timer, not AbortSignal.timeout()
-  // and AbortSignal.any(): their timer outlives the exchange by the whole
-  // timeout, which costs memory and time in load mode (measured).
-  const cancel = options.signal;
-  const controller = new AbortController();
-  const signal = controller.signal;
-  let timedOut = false;
-  const queue = deadlines(timeout);
-  const deadline: Deadline = {
-    deadline: 0,
-    fire: () => {
-      timedOut = true;
-      controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
-    },
-  };
-  queue.add(deadline);
-  const onCancel = () => controller.abort(cancel!.reason);
-  if (cancel?.aborted) onCancel();
-  else cancel?.addEventListener("abort", onCancel, { once: true });
-  let op: NetOp = "connect";
-  let conn: Conn | undefined;
-  const onAbort = () => conn?.close();
-  try {
-    conn = await connect({ hostname, port, signal });
-    signal.addEventListener("abort", onAbort, { once: true });
-    options.onConnected?.(conn.localAddr, conn.remoteAddr);
-    op = "write";
-    await sendAll(conn, message);
-    op = "read";
-    const reply = await recvAll(conn, options.replyLength ?? MESSAGE_LENGTH, { signal });
-    return { reply, localAddr: conn.localAddr, remoteAddr: conn.remoteAddr };
-  } catch (err) {
-    if (timedOut) {
-      throw new NetError(op, "ETIMEDOUT", hostname, port, {
-        cause: err,
-        detail: `${op === "connect" ? "no connection" : "no reply"} within ${
-          timeout / 1000
-        } s — is the server up? raise --timeout if it is slow`,
-      });
-    }
-    if (signal.aborted) throw signal.reason;
-    throw toNetError(err, op, { hostname, port });
-  } finally {
-    queue.delete(deadline);
-    if (!queue.first) {
-      // Nothing left to time: no timer may keep the process alive.
-      queue.close();
-      byTimeout.delete(timeout);
-    }
-    cancel?.removeEventListener("abort", onCancel);
-    signal.removeEventListener("abort", onAbort);
-    if (conn) closeQuietly(conn);
-  }
-}
-
-const USAGE = `usage: client [HOST] [-p PORT] [--timeout SECONDS] [load options]
-  HOST                 the server (default 127.0.0.1)
-  -p, --port PORT      its port (default 1060)
+  HOST                 the server (default 127.0.0.1; IPv6 as ::1 or [::1])
+  -p, --port PORT      its port (default 1060); HOST:PORT gives both
   --timeout SECONDS    give up on one exchange after this (default 10)
+  --message TEXT       what to send (default 'Hi there, server')
+  --reply TEXT         the reply to expect (default 'Farewell, client'); its
+                       length is how much is read
+  --reply-length N     take any reply of N octets instead
+                       (in TEXT, \\n, \\r, \\t, \\\\ and \\xHH are escapes)
   -h, --help           show this help
-  -V, --version        show the version
-load mode: many exchanges, then a summary; exit 1 if any failed, and
-Ctrl-C prints the summary so far and exits 130
+  -V, --version        show the version and the runtime
+
+load mode: many exchanges, then a summary; Ctrl-C prints the summary so far
   -n, --count N        this many exchanges
   -d, --duration SECONDS
                        for this long (with --count, whichever ends first)
   -c, --concurrency C  exchanges in flight at once (default 1)
   --json               print the summary as one JSON object
   --no-progress        no progress line on stderr (there is none unless
-                       stderr is a terminal)`;
+                       stderr is a terminal)
+
+examples:
+  ${name}                          one exchange with 127.0.0.1:1060
+  ${name} [::1]:1060 --timeout 2   over IPv6, giving up after 2 s
+  ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
+  ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
+
+exit status:
+  0    the exchange completed (load mode: every exchange did)
+  1    refused, unknown host, timeout, reset, a short or unexpected reply
+       (load mode: any exchange failed; the summary says which and why)
+  2    usage error
+  130  Ctrl-C in load mode, after the summary so far`;
+}
 
 const KIND_LABELS: Record<ErrorKind, string> = {
   refused: "refused",
@@ -216,7 +101,9 @@ export function formatSummary(summary: LoadSummary, target: string): string {
     .map((kind) => `${summary.errors[kind]} ${KIND_LABELS[kind]}`);
   const lat = summary.latencyMs;
   return [
-    `${summary.interrupted ? "Interrupted: " : ""}${summary.exchanges} exchanges with ${target}, ` +
+    `${summary.interrupted ? "Interrupted: " : ""}${
+      plural(summary.exchanges, "exchange")
+    } with ${target}, ` +
     `${summary.concurrency} at a time, in ${seconds} s`,
     `  succeeded  ${summary.succeeded}`,
     `  failed     ${summary.failed}${errors.length ? `: ${errors.join(", ")}` : ""}`,
@@ -241,7 +128,9 @@ export function formatProgress(p: LoadProgress): string {
   const time = p.durationMs === undefined
     ? ""
     : `, ${(p.elapsedMs / 1000).toFixed(1)}/${p.durationMs / 1000} s`;
-  return `${done} exchanges, ${Math.round(p.ratePerSecond)}/s, ${p.failed} failed${time}`;
+  return `${done} ${p.done === 1 && p.total === undefined ? "exchange" : "exchanges"}, ${
+    Math.round(p.ratePerSecond)
+  }/s, ${p.failed} failed${time}`;
 }
 
 /**
@@ -249,16 +138,22 @@ export function formatProgress(p: LoadProgress): string {
  * or, with `--count` or `--duration`, a load run and its summary.
  *
  * @param argv The arguments, without the program.
+ * @param name The program's name as invoked, for `--help`.
  * @returns The exit status: in load mode 1 if any exchange failed, 130 if
  * interrupted.
  * @throws {UsageError} If the command line is wrong.
  * @throws {NetError} If the exchange fails (one exchange), or the host is
  * unknown (load mode).
+ * @throws {UnexpectedReplyError} If the reply is not the one expected (one
+ * exchange).
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], name = "client"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
     timeout: { type: "string" },
+    message: { type: "string" },
+    reply: { type: "string" },
+    "reply-length": { type: "string" },
     count: { type: "string", short: "n" },
     duration: { type: "string", short: "d" },
     concurrency: { type: "string", short: "c" },
@@ -267,21 +162,35 @@ export async function main(argv: string[]): Promise<number> {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   }, 1);
-  if (values.help) return console.log(USAGE), EXIT.OK;
-  if (values.version) return console.log(VERSION), EXIT.OK;
-  const hostname = positionals[0] ?? "127.0.0.1";
-  const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, false);
-  const timeout = values.timeout === undefined
-    ? undefined
-    : parseSeconds("timeout", values.timeout);
+  if (values.help) return console.log(help(name)), EXIT.OK;
+  if (values.version) return console.log(versionLine()), EXIT.OK;
+  const { hostname, port } = parseTarget(
+    positionals[0],
+    values.port,
+    "the server's address, such as 127.0.0.1",
+    false,
+  );
+  if (values.reply !== undefined && values["reply-length"] !== undefined) {
+    throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
+  }
+  const exchange = {
+    hostname,
+    port,
+    timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
+    message: values.message === undefined ? undefined : parseText("message", values.message),
+    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    replyLength: values["reply-length"] === undefined
+      ? undefined
+      : parseCount("reply-length", values["reply-length"], 0),
+  };
   if (values.count === undefined && values.duration === undefined) {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
     const { reply } = await request({
-      hostname,
-      port,
-      timeout,
+      ...exchange,
+      // The tutorial's reply is checked, unless another length alone is asked.
+      reply: exchange.reply ?? (exchange.replyLength === undefined ? DEFAULT_REPLY : undefined),
       onConnected: (local) =>
         console.log(`Client has been assigned socket name ${formatAddr(local)}`),
     });
@@ -295,9 +204,7 @@ export async function main(argv: string[]): Promise<number> {
   let summary: LoadSummary;
   try {
     summary = await load({
-      hostname,
-      port,
-      timeout,
+      ...exchange,
       count: values.count === undefined ? undefined : parseCount("count", values.count),
       duration: values.duration === undefined
         ? undefined
@@ -324,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
  * package's `tcp-sixteen-client` binary calls it.
  */
 export function cli(): Promise<never> {
-  return run("client", USAGE, () => main(args()));
+  return run("client", (invoked) => main(args(), invoked));
 }
 
 if (import.meta.main) cli();

@@ -12,14 +12,11 @@
 
 import { IncompleteReadError } from "./recv_all.ts";
 import { errorCode, type NetErrorCode } from "./net.ts";
-import { request } from "./client.ts";
-import {
-  checkDuration,
-  DEFAULT_MESSAGE,
-  DEFAULT_PORT,
-  DEFAULT_REPLY,
-  toBytes,
-} from "./protocol.ts";
+import { request, UnexpectedReplyError } from "./request.ts";
+import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT, DEFAULT_REPLY } from "./protocol.ts";
+import { Histogram } from "./internal/histogram.ts";
+import { toBytes } from "./internal/bytes.ts";
+import { checkDuration, checkWhole } from "./internal/checks.ts";
 
 /** Why an exchange failed. */
 export type ErrorKind =
@@ -49,10 +46,11 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "E
  * Gives a failed exchange's error its kind, by class and code, never by text.
  *
  * @param err What {@linkcode request} threw.
- * @returns `shortReply` for an {@linkcode IncompleteReadError}, the kind of a
- * `NetError`'s code, or `other`.
+ * @returns `shortReply` for an {@linkcode IncompleteReadError}, `wrongReply`
+ * for an {@linkcode UnexpectedReplyError}, the kind of a `NetError`'s code,
+ * or `other`.
  *
- * @example
+ * @example A reset, and a bug
  * ```ts
  * import { errorKind } from "./load.ts";
  * import { NetError } from "./net.ts";
@@ -64,6 +62,7 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "E
  */
 export function errorKind(err: unknown): ErrorKind {
   if (err instanceof IncompleteReadError) return "shortReply";
+  if (err instanceof UnexpectedReplyError) return "wrongReply";
   switch (errorCode(err)) {
     case "ECONNREFUSED":
       return "refused";
@@ -79,89 +78,6 @@ export function errorKind(err: unknown): ErrorKind {
   }
 }
 
-// Log-linear buckets over whole microseconds, as HdrHistogram's: exact below
-// 128 µs, then 64 buckets per power of two, so a bucket is at most 1/64 of
-// its value wide. 1,664 buckets reach 2^31 µs (35 minutes).
-const EXACT = 128;
-const SUB_BITS = 6;
-const SUB = 1 << SUB_BITS;
-const TOP = 2 ** 31 - 1;
-const BUCKETS = EXACT + (31 - 7) * SUB;
-
-function bucketOf(us: number): number {
-  if (us < EXACT) return us;
-  const exp = 31 - Math.clz32(us);
-  return EXACT + (exp - 7) * SUB + ((us >>> (exp - SUB_BITS)) - SUB);
-}
-
-function highestIn(bucket: number): number {
-  if (bucket < EXACT) return bucket;
-  const exp = 7 + Math.floor((bucket - EXACT) / SUB);
-  const sub = SUB + (bucket - EXACT) % SUB;
-  return (sub + 1) * 2 ** (exp - SUB_BITS) - 1;
-}
-
-/**
- * Latencies in a fixed set of log-linear buckets: constant memory however
- * many are recorded. Values are whole microseconds, exact below 128 µs and
- * within 1/64 (1.6 %) above; a percentile is its bucket's highest value, so
- * it errs high, never above the exact maximum.
- *
- * @example
- * ```ts
- * import { Histogram } from "./load.ts";
- * import assert from "node:assert/strict";
- *
- * const h = new Histogram();
- * for (let ms = 1; ms <= 100; ms++) h.record(ms);
- * assert.equal(h.count, 100);
- * assert.equal(h.max, 100);
- * assert(Math.abs(h.percentile(50) - 50) <= 50 / 64);
- * ```
- */
-export class Histogram {
-  /** How many latencies were recorded. */
-  count: number = 0;
-  /** The largest, in milliseconds, exact. */
-  max: number = 0;
-  /** The smallest, in milliseconds, exact. */
-  min: number = Infinity;
-  /** The sum, in milliseconds, for the mean. */
-  sum: number = 0;
-  readonly #counts = new Float64Array(BUCKETS);
-
-  /**
-   * Records one latency.
-   *
-   * @param ms The latency in milliseconds.
-   */
-  record(ms: number): void {
-    const us = Math.min(TOP, Math.max(0, Math.round(ms * 1000)));
-    this.#counts[bucketOf(us)]++;
-    this.count++;
-    this.sum += ms;
-    if (ms > this.max) this.max = ms;
-    if (ms < this.min) this.min = ms;
-  }
-
-  /**
-   * The latency that `p` percent of the recorded ones are at or below.
-   *
-   * @param p The percentile, above 0 and at most 100.
-   * @returns Milliseconds, or `NaN` when nothing was recorded.
-   */
-  percentile(p: number): number {
-    if (this.count === 0) return NaN;
-    const rank = Math.max(1, Math.ceil((p / 100) * this.count));
-    let seen = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      seen += this.#counts[b];
-      if (seen >= rank) return Math.min(highestIn(b) / 1000, this.max);
-    }
-    return this.max;
-  }
-}
-
 /** Options for {@linkcode load}. Durations are in milliseconds. */
 export interface LoadOptions {
   /** The server's address or host name. Default `127.0.0.1`. */
@@ -171,8 +87,11 @@ export interface LoadOptions {
   /** What each exchange sends. Default `Hi there, server`. */
   message?: string | Uint8Array;
   /** The reply every exchange must get, byte for byte; its length is how
-   * much is read. Default `Farewell, client`. */
+   * much is read. Default `Farewell, client`, unless `replyLength` is
+   * given. */
   reply?: string | Uint8Array;
+  /** Without `reply`: take any reply of this many octets. */
+  replyLength?: number;
   /** Stop after this many exchanges. */
   count?: number;
   /** Stop starting exchanges after this long. With `count`, whichever comes
@@ -252,8 +171,8 @@ export interface LoadSummary {
   latencyMs: LatencySummary | null;
 }
 
-/** What a run has counted so far; {@linkcode summarize} reports it. */
-export interface LoadCounts
+/** What a run has counted, for {@linkcode summarize}. */
+interface LoadCounts
   extends Pick<LoadSummary, "errors" | "cancelled" | "interrupted" | "concurrency" | "elapsedMs"> {
   /** Latencies of successful exchanges. */
   histogram: Histogram;
@@ -262,30 +181,8 @@ export interface LoadCounts
 /** Rounds milliseconds to whole microseconds, the histogram's unit. */
 const micro = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/**
- * Builds a run's summary from its counts: totals, rate, percentiles.
- *
- * @param counts What the run counted.
- * @returns The summary.
- *
- * @example
- * ```ts
- * import { Histogram, summarize } from "./load.ts";
- * import assert from "node:assert/strict";
- *
- * const histogram = new Histogram();
- * histogram.record(2);
- * const errors = { refused: 1, reset: 0, timeout: 0, shortReply: 0, wrongReply: 0,
- *   addrNotAvailable: 0, other: 0 };
- * const s = summarize({ histogram, errors, cancelled: 0, interrupted: false, concurrency: 1,
- *   elapsedMs: 500 });
- * assert.equal(s.exchanges, 2);
- * assert.equal(s.failed, 1);
- * assert.equal(s.ratePerSecond, 2);
- * assert.equal(s.latencyMs?.p99, 2);
- * ```
- */
-export function summarize(counts: LoadCounts): LoadSummary {
+/** A run's summary from its counts: totals, rate, percentiles. */
+function summarize(counts: LoadCounts): LoadSummary {
   const h = counts.histogram;
   let failed = 0;
   for (const kind of ERROR_KINDS) failed += counts.errors[kind];
@@ -310,12 +207,6 @@ export function summarize(counts: LoadCounts): LoadSummary {
   };
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Runs many exchanges against one server, at most `concurrency` at a time,
  * and summarizes them. Each exchange is a {@linkcode request} whose reply is
@@ -333,7 +224,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * @example A hundred exchanges, eight at a time
  * ```ts
  * import { load } from "./load.ts";
- * import { serve } from "./server.ts";
+ * import { serve } from "./serve.ts";
  * import assert from "node:assert/strict";
  *
  * const server = await serve({ port: 0, events: "problems" });
@@ -350,20 +241,17 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   if (count === undefined && duration === undefined) {
     throw new RangeError("load needs a count, a duration, or both");
   }
-  if (count !== undefined && !(Number.isSafeInteger(count) && count >= 1)) {
-    throw new RangeError(`count must be a whole number of at least 1, got ${count}`);
-  }
+  if (count !== undefined) checkWhole("count", count, 1);
   if (duration !== undefined) checkDuration("duration", duration);
-  if (!(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
-    throw new RangeError(`concurrency must be a whole number of at least 1, got ${concurrency}`);
-  }
-  const hostname = options.hostname ?? "127.0.0.1";
+  checkWhole("concurrency", concurrency, 1);
+  const hostname = options.hostname ?? DEFAULT_HOST;
   const port = options.port ?? DEFAULT_PORT;
-  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-    throw new RangeError(`port must be a whole number from 1 to 65535, got ${port}`);
-  }
+  checkWhole("port", port, 1, 65535);
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const expected = toBytes(options.reply ?? DEFAULT_REPLY);
+  // The tutorial's reply is checked unless another length alone is asked.
+  const expected = options.reply === undefined && options.replyLength !== undefined
+    ? undefined
+    : toBytes(options.reply ?? DEFAULT_REPLY);
   const timeout = options.timeout;
   if (timeout !== undefined) checkDuration("timeout", timeout);
 
@@ -419,19 +307,17 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       started++;
       const t0 = performance.now();
       try {
-        const { reply } = await request({
+        await request({
           hostname,
           port,
           message,
-          replyLength: expected.length,
+          reply: expected,
+          replyLength: options.replyLength,
           timeout,
           signal: mine.signal,
         });
-        if (equalBytes(reply, expected)) {
-          histogram.record(performance.now() - t0);
-          continue;
-        }
-        errors.wrongReply++;
+        histogram.record(performance.now() - t0);
+        continue;
       } catch (err) {
         if (mine.signal.aborted) {
           cancelled++;

@@ -5,11 +5,11 @@
  * ({@linkcode recvAll}, {@linkcode sendAll}) are the lesson: TCP delivers
  * bytes in arbitrary pieces.
  *
- * {@linkcode load} runs many exchanges against a server and summarizes them
- * (errors by kind, rate, latency percentiles): the client's load mode.
- *
- * The same code runs on Deno (with `Deno.listen` / `Deno.connect`) and, from
- * the npm package, on Node and Bun.
+ * {@linkcode serve} is a server no bad peer can knock over (deadlines, a
+ * connection cap, graceful shutdown); {@linkcode request} is one exchange;
+ * {@linkcode load} runs many and summarizes them (errors by kind, rate,
+ * latency percentiles). The same code runs on Deno (with `Deno.listen` /
+ * `Deno.connect`) and, from the npm package, on Node and Bun.
  *
  * @example An exchange on a free port
  * ```ts
@@ -25,41 +25,58 @@
  * @module
  */
 
-export * from "./recv_all.ts";
 export {
+  type ByteSink,
+  type ByteSource,
+  IncompleteReadError,
+  type NodeListener,
+  type NodeReadable,
+  type NodeWritable,
+  NoProgressError,
+  type Reader,
+  recvAll,
+  type RecvAllOptions,
+  sendAll,
+  type SendAllOptions,
+  type Writer,
+} from "./recv_all.ts";
+export {
+  acceptErrorKind,
   type Conn,
   type ConnectOptions,
   errorCode,
-  formatAddr,
   type Listener,
   type ListenOptions,
   type NetAddr,
   NetError,
   type NetErrorCode,
   type NetOp,
-  toNetError,
 } from "./net.ts";
 export { connect, listen } from "./runtime/deno.ts";
-export * from "./protocol.ts";
+export {
+  DEFAULT_HOST,
+  DEFAULT_MESSAGE,
+  DEFAULT_PORT,
+  DEFAULT_REPLY,
+  DEFAULT_TIMEOUT,
+  MESSAGE_LENGTH,
+} from "./protocol.ts";
 export {
   serve,
   type ServeOptions,
   type Server,
   type ServerEvent,
   type ServerStats,
-} from "./server.ts";
-export { type Reply, request, type RequestOptions } from "./client.ts";
+} from "./serve.ts";
+export { type Reply, request, type RequestOptions, UnexpectedReplyError } from "./request.ts";
 export {
   ERROR_KINDS,
   type ErrorKind,
   errorKind,
-  Histogram,
   type LatencySummary,
   load,
-  type LoadCounts,
   type LoadOptions,
   type LoadProgress,
   type LoadSummary,
-  summarize,
 } from "./load.ts";
 export { VERSION } from "./version.ts";

@@ -63,6 +63,9 @@ export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
  * The error codes the library gives meaning to, as POSIX and Node name them.
  * `ENOTCAPABLE` is a runtime's refusal of network permission (Deno without
  * `--allow-net`); `ETIMEDOUT` includes the library's own deadlines.
+ * `ECONNRESET` also stands for the other ways runtimes report a peer that
+ * reset: `ENOTCONN` (Deno asks a reset socket for its peer's address) and
+ * `ECONNABORTED`.
  */
 export type NetErrorCode =
   | "EACCES"
@@ -78,26 +81,26 @@ export type NetErrorCode =
   | "ETIMEDOUT"
   | "EOTHER";
 
-const HINTS: Record<NetErrorCode, string> = {
-  EACCES: "permission denied — choose a port above 1023 with -p",
-  EADDRINUSE: "address already in use — stop the other server or choose " +
-    "another port with -p",
-  EADDRNOTAVAIL: "address not available — use an address of this machine, " +
-    "or wait for local ports to free up",
-  ECONNREFUSED: "connection refused — is the server running?",
+/** What each code means, as the error's message says it. What to do about
+ * it is the program's to say (it knows its flags): see `cli/run.ts`. */
+const REASONS: Record<NetErrorCode, string> = {
+  EACCES: "permission denied",
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available",
+  ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset by peer",
-  EHOSTUNREACH: "host unreachable — check the address and your network",
-  ENETUNREACH: "network unreachable — check the address and your network",
-  ENOTCAPABLE: "network access denied — run deno with --allow-net",
-  ENOTFOUND: "unknown host — check the name",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ENOTCAPABLE: "network access denied",
+  ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
-  ETIMEDOUT: "timed out — is the server up? raise --timeout if it is slow",
+  ETIMEDOUT: "timed out",
   EOTHER: "failed",
 };
 
 /**
  * A network operation failed. `code` says why, without parsing text; the
- * message is one line that says what happened and what to do.
+ * message is one line that says what happened.
  *
  * @example Branching on the reason
  * ```ts
@@ -108,7 +111,7 @@ const HINTS: Record<NetErrorCode, string> = {
  * assert.equal(err.code, "ECONNREFUSED");
  * assert.equal(
  *   err.message,
- *   "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
+ *   "cannot connect to 127.0.0.1:1060: connection refused",
  * );
  * ```
  */
@@ -121,7 +124,7 @@ export class NetError extends Error {
   readonly hostname: string;
   /** The port asked for, or the peer's. */
   readonly port: number;
-  /** What went wrong and what to do: the message without the address. */
+  /** What went wrong: the message without the operation and address. */
   readonly reason: string;
 
   /**
@@ -151,7 +154,7 @@ export class NetError extends Error {
       write: `writing to ${where} failed`,
     }[op];
     const reason = options.detail ??
-      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : HINTS[code]);
+      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : REASONS[code]);
     super(`${what}: ${reason}`, {
       cause: options.cause,
     });
@@ -185,6 +188,34 @@ export function formatAddr(addr: NetAddr): string {
 }
 
 /**
+ * The host as every runtime's socket calls take it: an IPv6 literal loses
+ * the brackets that URLs and {@linkcode formatAddr} put around it (Deno
+ * takes `[::1]`, Node and Bun do not).
+ *
+ * @param hostname An IP address or host name, IPv6 bracketed or not.
+ * @returns It without brackets.
+ * @throws {RangeError} If it is empty: Node and Bun would listen on every
+ * interface, Deno would refuse it; say `0.0.0.0` or `::` instead.
+ *
+ * @example Unbracketing IPv6
+ * ```ts
+ * import { bareHost } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(bareHost("[::1]"), "::1");
+ * assert.equal(bareHost("127.0.0.1"), "127.0.0.1");
+ * assert.throws(() => bareHost(""), RangeError);
+ * ```
+ */
+export function bareHost(hostname: string): string {
+  if (hostname === "") {
+    throw new RangeError("hostname is empty: say 0.0.0.0 or :: for every interface");
+  }
+  const inner = /^\[(.*:.*)\]$/.exec(hostname)?.[1];
+  return inner ?? hostname;
+}
+
+/**
  * Gives any error thrown by a runtime's socket calls a {@linkcode NetErrorCode}.
  * Deno and Node both set `code` to the POSIX name; anything else is `EOTHER`.
  *
@@ -203,9 +234,97 @@ export function formatAddr(addr: NetAddr): string {
  */
 export function errorCode(err: unknown): NetErrorCode {
   if (err instanceof NetError) return err.code;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code in HINTS ? code as NetErrorCode : "EOTHER";
+  const code = rawCode(err);
+  if (code === "ENOTCONN" || code === "ECONNABORTED") return "ECONNRESET";
+  return code !== undefined && code in REASONS ? code as NetErrorCode : "EOTHER";
 }
+
+/**
+ * The `code` a runtime put on an error, as it is (Deno's and Node's are
+ * POSIX names).
+ *
+ * @param err What was thrown.
+ * @returns The code, or `undefined` when there is none.
+ *
+ * @example Reading a code as it is
+ * ```ts
+ * import { rawCode } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(rawCode(Object.assign(new Error(), { code: "EMFILE" })), "EMFILE");
+ * assert.equal(rawCode("?"), undefined);
+ * ```
+ */
+export function rawCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * What a failed `accept()` means, after accept(2):
+ *
+ * - `listener`: the listening socket itself is unusable (EBADF, ENOTSOCK,
+ *   EINVAL: "not listening"; a runtime's closed-resource error): accepting
+ *   cannot go on.
+ * - `connection`: one incoming connection failed before it was accepted
+ *   (ENOTCONN from Deno asking a reset socket for its peer, ECONNABORTED,
+ *   ECONNRESET, EPROTO, and the network errors that Linux's accept(2) says
+ *   "are passed on the new socket" and should be treated "like EAGAIN by
+ *   retrying": ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
+ *   EOPNOTSUPP, ENETUNREACH; also EPERM, a firewall's refusal, and EAGAIN
+ *   and EINTR): skip it and accept the next at once.
+ * - `resources`: out of descriptors, buffers or memory (EMFILE, ENFILE,
+ *   ENOBUFS, ENOMEM): back off until some are freed, as Go's `http.Server`.
+ * - `unknown`: anything else; backing off and retrying is the safe choice.
+ *
+ * @param err What `accept()` rejected with.
+ * @returns Its meaning for the accept loop.
+ *
+ * @example A reset in the backlog is one connection's failure
+ * ```ts
+ * import { acceptErrorKind } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const reset = Object.assign(new Error("Transport endpoint is not connected"), {
+ *   code: "ENOTCONN",
+ * });
+ * assert.equal(acceptErrorKind(reset), "connection");
+ * assert.equal(acceptErrorKind(Object.assign(new Error(), { code: "EMFILE" })), "resources");
+ * ```
+ */
+export function acceptErrorKind(err: unknown): "listener" | "connection" | "resources" | "unknown" {
+  const code = rawCode(err);
+  if (code === undefined) {
+    // Deno's and our adapters' error for a closed listener has no code.
+    return (err as { name?: unknown } | null)?.name === "BadResource" ? "listener" : "unknown";
+  }
+  return ACCEPT_ERRORS[code] ?? "unknown";
+}
+
+const ACCEPT_ERRORS: Record<string, "listener" | "connection" | "resources"> = {
+  EBADF: "listener",
+  ENOTSOCK: "listener",
+  EINVAL: "listener",
+  ENOTCONN: "connection",
+  ECONNABORTED: "connection",
+  ECONNRESET: "connection",
+  EPROTO: "connection",
+  ENETDOWN: "connection",
+  ENOPROTOOPT: "connection",
+  EHOSTDOWN: "connection",
+  ENONET: "connection",
+  EHOSTUNREACH: "connection",
+  EOPNOTSUPP: "connection",
+  ENETUNREACH: "connection",
+  EPERM: "connection",
+  EAGAIN: "connection",
+  EWOULDBLOCK: "connection",
+  EINTR: "connection",
+  EMFILE: "resources",
+  ENFILE: "resources",
+  ENOBUFS: "resources",
+  ENOMEM: "resources",
+};
 
 /**
  * Gives a runtime's socket error (one with a `code`, as Deno's and Node's
@@ -229,7 +348,7 @@ export function errorCode(err: unknown): NetErrorCode {
  * ```
  */
 export function toNetError(err: unknown, op: NetOp, addr: NetAddr): unknown {
-  if (err instanceof NetError || typeof (err as { code?: unknown } | null)?.code !== "string") {
+  if (err instanceof NetError || rawCode(err) === undefined) {
     return err;
   }
   return new NetError(op, errorCode(err), addr.hostname, addr.port, { cause: err });

@@ -1,12 +1,13 @@
 /**
  * Everything the library needs from Deno, in one place: sockets, arguments,
- * signals, exit. The npm build swaps this file for `node.ts`, which exports
- * the same names with the same types.
+ * signals, standard output, exit. The npm build swaps this file for
+ * `node.ts`, which exports the same names with the same types.
  *
  * @module
  */
 
 import {
+  bareHost,
   type Conn,
   type ConnectOptions,
   errorCode,
@@ -35,9 +36,10 @@ function codeOf(err: unknown): NetErrorCode {
 export function listen(options: ListenOptions): Promise<Listener> {
   try {
     return Promise.resolve(
-      Deno.listen({ hostname: options.hostname, port: options.port }),
+      Deno.listen({ hostname: bareHost(options.hostname), port: options.port }),
     );
   } catch (err) {
+    if (err instanceof RangeError) return Promise.reject(err);
     return Promise.reject(
       new NetError("listen", codeOf(err), options.hostname, options.port, {
         cause: err,
@@ -57,12 +59,13 @@ export function listen(options: ListenOptions): Promise<Listener> {
 export async function connect(options: ConnectOptions): Promise<Conn> {
   try {
     return await Deno.connect({
-      hostname: options.hostname,
+      hostname: bareHost(options.hostname),
       port: options.port,
       signal: options.signal,
     });
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
+    if (err instanceof RangeError) throw err;
     throw new NetError("connect", codeOf(err), options.hostname, options.port, {
       cause: err,
     });
@@ -72,6 +75,18 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
 /** The command-line arguments, without the runtime and script. */
 export function args(): string[] {
   return Deno.args;
+}
+
+/** The program's name as it was invoked: the script (`server.ts`), or the
+ * binary that `deno compile` made. */
+export function programName(): string {
+  const binary = Deno.execPath().split("/").pop()!;
+  return binary === "deno" ? Deno.mainModule.split("/").pop()! : binary;
+}
+
+/** The runtime and its version, for `--version`. */
+export function runtimeVersion(): string {
+  return `Deno ${Deno.version.deno}`;
 }
 
 /**
@@ -101,21 +116,37 @@ export function writeStderr(text: string): void {
 }
 
 /**
- * Calls `handler` on SIGINT and SIGTERM until the returned function is
- * called.
+ * Writes to standard output or error without blocking the event loop: a
+ * reader that stalls holds this promise, not the program.
+ *
+ * @param stream Which one.
+ * @param bytes What to write.
+ * @returns Resolves once every byte is written; rejects if the stream is
+ * closed (`BrokenPipe`, code `EPIPE`).
+ */
+export async function write(stream: "stdout" | "stderr", bytes: Uint8Array): Promise<void> {
+  const file = stream === "stdout" ? Deno.stdout : Deno.stderr;
+  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+}
+
+/** The signals that ask a program to stop: Ctrl-C, `kill`, and the
+ * terminal closing. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Calls `handler` on SIGINT, SIGTERM and SIGHUP until the returned function
+ * is called.
  *
  * @param handler Called with the signal's name.
  * @returns A function that removes the handler.
  */
 export function onShutdownSignal(
-  handler: (signal: "SIGINT" | "SIGTERM") => void,
+  handler: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
 ): () => void {
-  const onInt = () => handler("SIGINT");
-  const onTerm = () => handler("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
-  return () => {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
-  };
+  const listeners = STOP_SIGNALS.map((signal) => {
+    const listener = () => handler(signal);
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  return () => listeners.forEach((remove) => remove());
 }

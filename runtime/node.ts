@@ -20,6 +20,8 @@
 import * as net from "node:net";
 import process from "node:process";
 import {
+  acceptErrorKind,
+  bareHost,
   type Conn,
   type ConnectOptions,
   errorCode,
@@ -28,6 +30,7 @@ import {
   type NetAddr,
   NetError,
   type NetErrorCode,
+  rawCode,
 } from "../net.ts";
 
 /** Received bytes held for `read()` before the socket is paused, so a peer
@@ -37,8 +40,7 @@ const HIGH_WATER_MARK = 64 * 1024;
 /** Node names a failed lookup by its `getaddrinfo` code; Deno says
  * "failed to lookup address" whatever the cause. Both are `ENOTFOUND`. */
 function codeOf(err: unknown): NetErrorCode {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && code.startsWith("EAI_")) return "ENOTFOUND";
+  if (rawCode(err)?.startsWith("EAI_")) return "ENOTFOUND";
   return errorCode(err);
 }
 
@@ -53,10 +55,12 @@ const badResource = () => denoError("BadResource", "Bad resource ID");
 const interrupted = () => denoError("Interrupted", "operation canceled", "EINTR");
 const brokenPipe = () => denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
 const listenerClosed = () => denoError("BadResource", "Listener has been closed");
+const notConnected = () =>
+  denoError("NotConnected", "Transport endpoint is not connected (os error 107)", "ENOTCONN");
 
 /** The peer went away: a reset, or a write into a closed connection. */
 function isHangUp(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = rawCode(err);
   return code === "ECONNRESET" || code === "EPIPE";
 }
 
@@ -88,7 +92,7 @@ class NodeConn implements Conn {
     this.#socket = socket;
     // Captured now: Node forgets it once the socket is destroyed, which it
     // does itself on a reset, before the server can log the peer.
-    this.remoteAddr = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    this.remoteAddr = { hostname: socket.remoteAddress!, port: socket.remotePort! };
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -245,7 +249,15 @@ class NodeListener implements Listener {
   constructor(server: net.Server, addr: NetAddr) {
     this.#server = server;
     this.addr = addr;
-    server.on("connection", (socket: net.Socket) => this.#push({ conn: new NodeConn(socket) }));
+    server.on("connection", (socket: net.Socket) => {
+      // A peer that reset while waiting in the backlog: Node accepted a
+      // socket that no longer knows its peer. Deno's accept fails with
+      // ENOTCONN for it, and so does this one.
+      if (socket.remoteAddress === undefined || socket.remotePort === undefined) {
+        socket.destroy();
+        this.#push({ error: notConnected() });
+      } else this.#push({ conn: new NodeConn(socket) });
+    });
     // After listening, Node reports accept failures (EMFILE...) here, and
     // goes on listening: accept() rejects with them, as Deno's does.
     server.on("error", (error) => this.#push({ error }));
@@ -262,9 +274,12 @@ class NodeListener implements Listener {
       else accept.reject(item.error);
       return;
     }
-    // A burst of EMFILE is one error to the accept loop, not thousands.
+    // A burst of EMFILE is one error to the accept loop, not thousands; a
+    // connection's own failure is counted, each one.
     const last = this.#ready.at(-1);
-    if ("error" in item && last && "error" in last) return;
+    if (
+      "error" in item && last && "error" in last && acceptErrorKind(item.error) !== "connection"
+    ) return;
     this.#ready.push(item);
   }
 
@@ -295,6 +310,7 @@ class NodeListener implements Listener {
  */
 export function listen(options: ListenOptions): Promise<Listener> {
   return new Promise((resolve, reject) => {
+    const hostname = bareHost(options.hostname);
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
@@ -303,7 +319,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
       );
     };
     server.once("error", onError);
-    server.listen({ host: options.hostname, port: options.port }, () => {
+    server.listen({ host: hostname, port: options.port }, () => {
       server.off("error", onError);
       const { address, port } = server.address() as net.AddressInfo;
       resolve(new NodeListener(server, { hostname: address, port }));
@@ -324,7 +340,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     // allowHalfOpen: the peer's FIN ends our reads, not our writes.
-    const socket = net.connect({ host: hostname, port, allowHalfOpen: true });
+    const socket = net.connect({ host: bareHost(hostname), port, allowHalfOpen: true });
     const settle = () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
@@ -355,6 +371,17 @@ export function args(): string[] {
   return process.argv.slice(2);
 }
 
+/** The program's name as it was invoked: the bin (`tcp-sixteen-server`,
+ * from `bin/tcp-sixteen-server.js`), or a binary made of it. */
+export function programName(): string {
+  return (process.argv[1] ?? process.argv0).split("/").pop()!.replace(/\.[cm]?js$/, "");
+}
+
+/** The runtime and its version, for `--version`. */
+export function runtimeVersion(): string {
+  return process.versions.bun ? `Bun ${process.versions.bun}` : `Node ${process.versions.node}`;
+}
+
 /**
  * Ends the process at once.
  *
@@ -381,22 +408,46 @@ export function writeStderr(text: string): void {
   process.stderr.write(text);
 }
 
+/** Streams whose errors are handled: an unhandled `'error'` (EPIPE once
+ * the reader is gone) would end the process with a stack trace. */
+const quieted = new Set<NodeJS.WriteStream>();
+
 /**
- * Calls `handler` on SIGINT and SIGTERM until the returned function is
- * called.
+ * Writes to standard output or error without blocking the event loop: a
+ * reader that stalls holds this promise, not the program.
+ *
+ * @param stream Which one.
+ * @param bytes What to write.
+ * @returns Resolves once every byte is written; rejects if the stream is
+ * closed (code `EPIPE`).
+ */
+export function write(stream: "stdout" | "stderr", bytes: Uint8Array): Promise<void> {
+  const out = process[stream];
+  if (!quieted.has(out)) {
+    quieted.add(out);
+    out.on("error", () => {}); // Each write's callback gets it.
+  }
+  return new Promise((resolve, reject) => out.write(bytes, (err) => err ? reject(err) : resolve()));
+}
+
+/** The signals that ask a program to stop: Ctrl-C, `kill`, and the
+ * terminal closing. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Calls `handler` on SIGINT, SIGTERM and SIGHUP until the returned function
+ * is called.
  *
  * @param handler Called with the signal's name.
  * @returns A function that removes the handler.
  */
 export function onShutdownSignal(
-  handler: (signal: "SIGINT" | "SIGTERM") => void,
+  handler: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
 ): () => void {
-  const onInt = () => handler("SIGINT");
-  const onTerm = () => handler("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  return () => {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
-  };
+  const listeners = STOP_SIGNALS.map((signal) => {
+    const listener = () => handler(signal);
+    process.on(signal, listener);
+    return () => process.off(signal, listener);
+  });
+  return () => listeners.forEach((remove) => remove());
 }

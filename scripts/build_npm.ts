@@ -17,6 +17,7 @@
 
 import ts from "typescript";
 import * as esbuild from "esbuild";
+import { MAPPINGS } from "./runtime_mapping.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("npm/", ROOT);
@@ -25,7 +26,6 @@ const OUT = new URL("npm/", ROOT);
  * the real one here (the only place it is written) before publishing. */
 const REPOSITORY = "https://github.com/tcp-sixteen/tcp-sixteen";
 const STAGE = new URL(".stage/", OUT);
-const MAPPINGS: Record<string, string> = { "runtime/deno.ts": "runtime/node.ts" };
 const BINS = { "tcp-sixteen-server": "server", "tcp-sixteen-client": "client" } as const;
 
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
@@ -43,10 +43,13 @@ async function write(url: URL, text: string, mode?: number): Promise<void> {
   await Deno.writeTextFile(url, text, mode ? { mode } : {});
 }
 
-/** Copies the library's module graph, from its exports, into stage/esm,
- * with the runtime mapping applied. */
+/** Copies the module graph of the library (from its exports) and of the
+ * programs into stage/esm, with the runtime mapping applied. */
 async function stageLibrary(): Promise<void> {
-  const queue = Object.values(exportsMap).map((p) => p.replace(/^\.\//, ""));
+  const queue = [
+    ...Object.values(exportsMap).map((p) => p.replace(/^\.\//, "")),
+    ...Object.values(BINS).map((program) => `${program}.ts`),
+  ];
   const seen = new Set<string>();
   while (queue.length > 0) {
     const path = mapped(queue.shift()!);
@@ -156,8 +159,6 @@ function report(diagnostics: readonly ts.Diagnostic[], dir: string): void {
 async function checkConsumers(): Promise<void> {
   const dir = new URL(".consumer/", OUT);
   const uses = 'export * from "tcp-sixteen";\n' +
-    'export { cli as serverCli } from "tcp-sixteen/server";\n' +
-    'export { cli as clientCli } from "tcp-sixteen/client";\n' +
     "export const signal: AbortSignal | undefined = undefined;\n";
   await write(new URL("esm.mts", dir), uses);
   await write(new URL("cjs.cts", dir), uses);
@@ -308,6 +309,7 @@ function entry(path: string) {
 }
 
 async function packageFiles(): Promise<void> {
+  const subpaths = Object.entries(exportsMap).filter(([key]) => key !== ".");
   const pkg = {
     name: "tcp-sixteen",
     version: config.version,
@@ -323,14 +325,14 @@ async function packageFiles(): Promise<void> {
       "./package.json": "./package.json",
     },
     // TypeScript's old `node10` resolution reads no `exports`: this maps
-    // its subpaths (`tcp-sixteen/server`) to their types.
-    typesVersions: {
-      "*": Object.fromEntries(
-        Object.entries(exportsMap).filter(([key]) => key !== ".").map((
-          [key, path],
-        ) => [key.slice(2), [entry(path).import.types]]),
-      ),
-    },
+    // the subpaths, if any (`tcp-sixteen/x`), to their types.
+    ...(subpaths.length > 0 && {
+      typesVersions: {
+        "*": Object.fromEntries(
+          subpaths.map(([key, path]) => [key.slice(2), [entry(path).import.types]]),
+        ),
+      },
+    }),
     bin: Object.fromEntries(Object.keys(BINS).map((name) => [name, `./bin/${name}.js`])),
     files: ["esm/", "cjs/", "bin/"],
     keywords: ["tcp", "socket", "recvall", "sendall", "tutorial"],

@@ -7,10 +7,12 @@
 // - `deno compile`, when DENORT_BIN names a local denort (Deno's runtime
 //   without its tooling; deno compile appends the program to it), or with
 //   --download, which lets deno compile fetch one (needs internet).
-// - Otherwise `bun build --compile` of the npm package's bins, with the Bun
-//   that `npm ci` installs: it needs no download (the binary is that Bun with
-//   the program inside). npm/ is built first when it is missing or older
-//   than the sources.
+// - Otherwise `bun build --compile`, with the Bun that `npm ci` installs: it
+//   needs no download (the binary is that Bun with the program inside). What
+//   it compiles is each program as the npm package runs it (the same
+//   runtime mapping, runtime/node.ts for runtime/deno.ts), bundled by
+//   esbuild from the sources into one file; npm/ is not used, so this can
+//   run while the package is being built.
 //
 // Each binary is built into a temporary folder, run once (`--version` must
 // print our version), and only then moved into place: a bad DENORT_BIN (the
@@ -19,13 +21,13 @@
 // Run it: deno task compile [--download] [--out DIR].
 
 import { parseArgs } from "node:util";
+import * as esbuild from "esbuild";
 import { VERSION } from "../version.ts";
+import { MAPPINGS } from "./runtime_mapping.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const PROGRAMS = ["server", "client"] as const;
 const BUN = new URL("node_modules/bun/bin/bun.exe", ROOT).pathname;
-/** What the npm build is made from: if any is newer than npm/, rebuild. */
-const NPM_INPUTS = [".", "runtime", "scripts/build_npm.ts", "deno.json", "README.npm.md"];
 
 /** A failure the user can act on: one line on stderr, then exit 1. */
 class CompileError extends Error {}
@@ -61,38 +63,49 @@ async function run(
   }
 }
 
-/** When a file was last changed; 0 if it is not there. */
-function mtime(path: string): number {
+/** Bundles a program as the npm package runs it (runtime/node.ts in place
+ * of runtime/deno.ts) into one ES module, `dir/tcp-sixteen-PROGRAM.mjs`:
+ * what Bun compiles, and whose name the program's help shows. */
+async function bundle(program: string, dir: string): Promise<string> {
+  const outfile = `${dir}/tcp-sixteen-${program}.mjs`;
+  const replaced = new Map(
+    Object.entries(MAPPINGS).map(([from, to]) => [
+      new URL(from, ROOT).pathname,
+      new URL(to, ROOT).pathname,
+    ]),
+  );
   try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
+    await esbuild.build({
+      stdin: {
+        contents: `import { cli } from "./${program}.ts";\n\ncli();\n`,
+        resolveDir: ROOT.pathname,
+        sourcefile: `tcp-sixteen-${program}.ts`,
+        loader: "ts",
+      },
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "esnext",
+      // The entry calls cli(): the module's own `if (import.meta.main)` must not.
+      define: { "import.meta.main": "false" },
+      outfile,
+      logLevel: "silent",
+      plugins: [{
+        name: "runtime-mapping",
+        setup(build) {
+          build.onResolve({ filter: /^\.\.?\// }, (args) => {
+            const to = replaced.get(new URL(args.path, `file://${args.resolveDir}/`).pathname);
+            return to ? { path: to } : undefined;
+          });
+        },
+      }],
+    });
+  } catch (err) {
+    // "Build failed with 1 error:", then each error: say the first.
+    const [, first] = (err as Error).message.split("\n");
+    fail(`esbuild could not bundle ${program}.ts: ${first ?? (err as Error).message}`);
   }
-}
-
-/** The newest modification time among `paths` (of a folder: its .ts files). */
-function newest(paths: string[]): number {
-  let latest = 0;
-  for (const path of paths.map((p) => new URL(p, ROOT).pathname.replace(/\/$/, ""))) {
-    if (!Deno.statSync(path).isDirectory) latest = Math.max(latest, mtime(path));
-    else {
-      for (const entry of Deno.readDirSync(path)) {
-        if (entry.isFile && entry.name.endsWith(".ts")) {
-          latest = Math.max(latest, mtime(`${path}/${entry.name}`));
-        }
-      }
-    }
-  }
-  return latest;
-}
-
-/** Builds npm/ unless it is there and newer than its sources. */
-async function ensureNpmBuild(): Promise<void> {
-  const built = mtime(new URL("npm/package.json", ROOT).pathname);
-  if (built > newest(NPM_INPUTS.filter((p) => mtime(new URL(p, ROOT).pathname) > 0))) return;
-  console.log("compile: npm/ is missing or older than the sources; running deno task build:npm");
-  const { code, lastError } = await run(Deno.execPath(), ["task", "build:npm"]);
-  if (code !== 0) fail(`deno task build:npm failed (exit ${code}): ${lastError}`);
+  return outfile;
 }
 
 /** Checks that a built binary is our program: `--version` prints VERSION.
@@ -138,20 +151,19 @@ async function main(): Promise<void> {
         `${Deno.version.deno}, or unset it to build with Bun`,
     );
   }
-  if (route === "bun build --compile") {
-    if (!(await Deno.stat(BUN).catch(() => undefined))) {
-      fail(
-        `Bun is not installed (${BUN}) — run npm ci, or set DENORT_BIN to build with deno compile`,
-      );
-    }
-    await ensureNpmBuild();
+  if (route === "bun build --compile" && !(await Deno.stat(BUN).catch(() => undefined))) {
+    fail(
+      `Bun is not installed (${BUN}) — run npm ci, or set DENORT_BIN to build with deno compile`,
+    );
   }
 
   await Deno.mkdir(outDir, { recursive: true });
   const temp = await Deno.makeTempDir({ dir: outDir, prefix: ".compile-" });
   try {
-    // Both at once; every build ends before the folder is removed.
-    const builds = await Promise.allSettled(PROGRAMS.map(async (program) => {
+    // Bun's builds at once (a second or two each); deno compile's one after
+    // the other, so that a bad DENORT_BIN stops at the first. Every build
+    // ends before the folder is removed.
+    const build = async (program: string) => {
       const output = `${temp}/tcp-sixteen-${program}`;
       const args = route === "deno compile"
         ? [
@@ -176,7 +188,7 @@ async function main(): Promise<void> {
           "--no-compile-autoload-bunfig",
           "--outfile",
           output,
-          new URL(`npm/bin/tcp-sixteen-${program}.js`, ROOT).pathname,
+          await bundle(program, temp),
         ];
       const tool = route === "deno compile" ? Deno.execPath() : BUN;
       const { code, lastError } = await run(tool, args);
@@ -189,9 +201,15 @@ async function main(): Promise<void> {
         );
       }
       if (problem) fail(`the ${program} built by ${route} is not ours: ${problem}`);
-    }));
-    const failed = builds.find((b): b is PromiseRejectedResult => b.status === "rejected");
-    if (failed) throw failed.reason;
+    };
+    if (route === "deno compile") {
+      for (const program of PROGRAMS) await build(program);
+    } else {
+      const builds = await Promise.allSettled(PROGRAMS.map(build));
+      await esbuild.stop();
+      const failed = builds.find((b): b is PromiseRejectedResult => b.status === "rejected");
+      if (failed) throw failed.reason;
+    }
     for (const program of PROGRAMS) {
       await Deno.rename(`${temp}/tcp-sixteen-${program}`, `${outDir}/tcp-sixteen-${program}`);
     }

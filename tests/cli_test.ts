@@ -1,286 +1,322 @@
-// The command-line programs end to end, as subprocesses: what they print,
-// what a peer sees on the wire, and their exit codes.
+// What the programs are made of, in process: parsing, formatting, advice,
+// and the log that never stops the server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
-import { listen, recvAll, sendAll } from "../mod.ts";
+import { LineLog } from "../cli/log.ts";
 import {
-  closedPort,
-  decode,
-  dial,
-  encode,
-  exchange,
-  Program,
-  programCommand,
-  readToEnd,
-  runProgram,
-  sendSlowly,
-  startServer,
-} from "./helpers.ts";
+  parseAddress,
+  parseCommandLine,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  parseTarget,
+  parseText,
+  UsageError,
+} from "../cli/args.ts";
+import { plural } from "../cli/text.ts";
+import { describe } from "../cli/run.ts";
+import { repr } from "../internal/bytes.ts";
+import { formatEvent } from "../server.ts";
+import { formatProgress, formatSummary } from "../client.ts";
+import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
+import { decode, sleep } from "./helpers.ts";
 
-test("server and client CLIs do the tutorial's exchange and tell its story", async () => {
-  const { server, port } = await startServer();
-  try {
-    const client = await runProgram("client", ["-p", String(port)]);
-    assert.equal(client.code, 0, client.stderr.join("\n"));
-    assert.match(client.stdout[0], /^Client has been assigned socket name 127\.0\.0\.1:(\d+)$/);
-    assert.equal(client.stdout[1], "The server said 'Farewell, client'");
-    assert.equal(client.stdout.length, 2);
-    assert.deepEqual(client.stderr, []);
-    const clientPort = client.stdout[0].split(":")[1];
-    await server.waitForLine(/^Reply sent, socket closed$/);
-    assert.deepEqual(server.stdout.slice(1, 5), [
-      `We have accepted a connection from 127.0.0.1:${clientPort}`,
-      `Socket connects 127.0.0.1:${port} and 127.0.0.1:${clientPort}`,
-      "The incoming sixteen-octet message says 'Hi there, server'",
-      "Reply sent, socket closed",
-    ]);
-  } finally {
-    assert.equal(await server.stop(), 0);
-  }
-  assert.match(server.stdout.at(-1)!, /^Stopped: 1 served, 0 failed, 0 timed out$/);
-});
+/** An output whose writes stay pending until `release()`, or fail. */
+function stallingOutput() {
+  const written: string[] = [];
+  let pending: (() => void)[] = [];
+  let failure: Error | undefined;
+  return {
+    written,
+    output: (bytes: Uint8Array) =>
+      failure ? Promise.reject(failure) : new Promise<void>((resolve) => {
+        pending.push(() => {
+          written.push(decode(bytes));
+          resolve();
+        });
+      }),
+    release() {
+      const now = pending;
+      pending = [];
+      now.forEach((finish) => finish());
+    },
+    fail(err: Error) {
+      failure = err;
+    },
+  };
+}
 
-test("server answers a peer that sends its message one byte at a time", async () => {
-  const { server, port } = await startServer();
-  try {
-    const conn = await dial(port);
-    await sendSlowly(conn, encode("Hi there, server"));
-    assert.equal(decode(await readToEnd(conn)), "Farewell, client");
-    conn.close();
-  } finally {
-    await server.stop();
-  }
-});
-
-test("server logs a peer that leaves after 5 bytes, then serves the next client", async () => {
-  const { server, port } = await startServer();
-  try {
-    const quitter = await dial(port);
-    await sendAll(quitter, encode("Hi th"));
-    quitter.close();
-    const line = await server.waitForLine(/^127\.0\.0\.1:\d+: .*; closed$/);
-    assert.match(line.input!, /socket closed 5 bytes into a 16-byte message; closed$/);
-    assert.equal(await exchange(port), "Farewell, client");
-  } finally {
-    assert.equal(await server.stop(), 0);
-  }
-  assert.deepEqual(server.stderr, []);
-  assert.match(server.stdout.at(-1)!, /^Stopped: 1 served, 1 failed, 0 timed out$/);
-});
-
-test("server shows peer bytes escaped, so a peer cannot write control characters", async () => {
-  const { server, port } = await startServer();
-  try {
-    assert.equal(await exchange(port, encode("Hi\x1b[2J\n'\\\x00\xff!!!!")), "Farewell, client");
-    const { input } = await server.waitForLine(/^The incoming sixteen-octet message says /);
-    assert.equal(
-      input,
-      `The incoming sixteen-octet message says "Hi\\x1b[2J\\n'\\\\\\x00\\xc3\\xbf!!!!"`,
-    );
-  } finally {
-    await server.stop();
-  }
-});
-
-test("server -q prints only the Listening line for good exchanges", async () => {
-  const { server, port } = await startServer(["-q"]);
-  try {
-    assert.equal(await exchange(port), "Farewell, client");
-    assert.equal(await exchange(port), "Farewell, client");
-  } finally {
-    assert.equal(await server.stop(), 0);
-  }
-  assert.equal(server.stdout[0], `Listening at 127.0.0.1:${port}`);
-  assert.match(server.stdout.at(-1)!, /^Stopped: 2 served/);
-  assert(!server.stdout.some((l) => l.startsWith("We have accepted")), server.stdout.join("\n"));
-});
-
-test("server listens on IPv6 and prints [::1]:PORT", async () => {
-  const server = new Program(programCommand("server"), ["::1", "-p", "0"]);
-  try {
-    const [, port] = await server.waitForLine(/^Listening at \[::1\]:(\d+)$/);
-    const client = await runProgram("client", ["::1", "-p", port]);
-    assert.equal(client.code, 0, client.stderr.join("\n"));
-    assert.match(client.stdout[0], /^Client has been assigned socket name \[::1\]:\d+$/);
-  } finally {
-    await server.stop();
-  }
-});
-
-test("client against a closed port exits 1 with one line", async () => {
-  const port = await closedPort();
-  const client = await runProgram("client", ["-p", String(port)]);
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stdout, []);
-  assert.deepEqual(client.stderr, [
-    `client: cannot connect to 127.0.0.1:${port}: connection refused — is the server running?`,
-  ]);
-});
-
-test("client with an unknown host exits 1 with one line", async () => {
-  const client = await runProgram("client", ["no-such-host.invalid", "-p", "1060"]);
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stderr, [
-    "client: cannot connect to no-such-host.invalid:1060: unknown host — check the name",
-  ]);
-});
-
-test("client exits 1 when the server closes 5 bytes into its reply", async () => {
-  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const served = (async () => {
-    const conn = await listener.accept();
-    await recvAll(conn, 16);
-    await sendAll(conn, encode("Farew"));
-    conn.close();
-  })();
-  const client = await runProgram("client", ["-p", String(listener.addr.port)]);
-  await served;
-  listener.close();
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stderr, ["client: socket closed 5 bytes into a 16-byte message"]);
-});
-
-test("client --timeout exits 1 when the server never replies", async () => {
-  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const held = listener.accept();
-  const started = Date.now();
-  const client = await runProgram("client", ["-p", String(listener.addr.port), "--timeout", "0.5"]);
-  const elapsed = Date.now() - started;
-  (await held).close();
-  listener.close();
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stderr, [
-    `client: reading from 127.0.0.1:${listener.addr.port} failed: no reply within 0.5 s — ` +
-    "is the server up? raise --timeout if it is slow",
-  ]);
-  assert(elapsed < 10_000, `took ${elapsed} ms`);
-});
-
-test("client --timeout exits 1 when the connection is never accepted", async () => {
-  const fixture = new URL("fixtures/full_backlog.py", import.meta.url).pathname;
-  const python = new Program(["python3", "-u", fixture], []);
-  try {
-    const [port] = await python.waitForLine(/^\d+$/);
-    const started = Date.now();
-    const client = await runProgram("client", ["-p", port, "--timeout", "0.5"]);
-    const elapsed = Date.now() - started;
-    assert.equal(client.code, 1);
-    assert.deepEqual(client.stdout, []);
-    assert.deepEqual(client.stderr, [
-      `client: cannot connect to 127.0.0.1:${port}: no connection within 0.5 s — ` +
-      "is the server up? raise --timeout if it is slow",
-    ]);
-    assert(elapsed < 10_000, `took ${elapsed} ms`);
-  } finally {
-    await python.stop("SIGKILL");
-  }
-});
-
-test("usage errors exit 2 with the usage on stderr", async () => {
-  for (
-    const [program, args, message] of [
-      ["client", ["-p", "notaport"], "-p takes a port from 1 to 65535, got 'notaport'"],
-      ["client", ["-p", "65536"], "-p takes a port from 1 to 65535, got '65536'"],
-      ["client", ["--bogus"], "Unknown option '--bogus'"],
-      ["client", ["a", "b"], "unexpected argument 'b'"],
-      [
-        "client",
-        ["--timeout", "0"],
-        "--timeout takes a number of seconds from 0.001 to 2147483, got '0'",
-      ],
-      ["client", ["-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
-      ["server", ["--timeout", "0.0001"], "--timeout takes a number of seconds from 0.001"],
-      ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
-      ["server", ["--max-connections", "0"], "--max-connections takes a whole number"],
-      ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],
-    ] as const
-  ) {
-    const run = await runProgram(program, [...args]);
-    assert.equal(run.code, 2, `${program} ${args.join(" ")}`);
-    assert.deepEqual(run.stdout, []);
-    assert(run.stderr[0].startsWith(`${program}: `), run.stderr[0]);
-    assert(run.stderr[0].includes(message), `${run.stderr[0]} lacks ${message}`);
-    assert.match(run.stderr[1], new RegExp(`^usage: ${program} `));
-  }
-});
-
-test("--help and --version exit 0", async () => {
-  for (const program of ["server", "client"] as const) {
-    const help = await runProgram(program, ["--help"]);
-    assert.equal(help.code, 0);
-    assert.match(help.stdout[0], new RegExp(`^usage: ${program} `));
-    const version = await runProgram(program, ["-V"]);
-    assert.equal(version.code, 0);
-    assert.match(version.stdout[0], /^\d+\.\d+\.\d+$/);
-  }
-});
-
-test("server that cannot listen exits 1 with one line", async () => {
-  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  try {
-    const run = await runProgram("server", ["-p", String(port)]);
-    assert.equal(run.code, 1);
-    assert.deepEqual(run.stderr, [
-      `server: cannot listen on 127.0.0.1:${port}: address already in use — ` +
-      "stop the other server or choose another port with -p",
-    ]);
-  } finally {
-    listener.close();
-  }
-});
-
-test("Deno without --allow-net: one line naming the flag", {
-  skip: !("Deno" in globalThis) && "Deno permissions only",
-}, async () => {
-  const deno = process.execPath;
-  const script = new URL("../client.ts", import.meta.url).pathname;
-  // An explicit permission flag, or Deno's node:child_process grants -A.
-  const child = spawn(deno, ["run", "--allow-env=NO_COLOR", script, "-p", "1"], {
-    stdio: "pipe",
+test("LineLog queues while the output stalls, drops past its bound, and reports the count", async () => {
+  const out = stallingOutput();
+  const log = new LineLog(out.output, {
+    limit: 40,
+    dropped: (n) => `${n} dropped`,
+    onClosed: () => assert.fail("not closed"),
   });
-  let stderr = "";
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const code = await new Promise((resolve) => child.on("close", resolve));
-  assert.equal(code, 1);
+  log.line("first"); // Written at once: the write stalls.
+  for (let i = 0; i < 10; i++) log.line(`line ${i}`); // 7 bytes each, with the newline.
+  assert.equal(log.dropped, 5, "5 lines of 7 bytes fit in 40, the rest are dropped");
+  out.release(); // "first" is out: output moves again, the queue goes next.
+  await sleep(0);
+  out.release();
+  await log.flush(100);
+  assert.deepEqual(out.written, [
+    "first\n",
+    "line 0\nline 1\nline 2\nline 3\nline 4\n5 dropped\n",
+  ]);
+  assert.equal(log.dropped, 5, "the total stays for the summary");
+});
+
+test("LineLog stops at a closed output, tells onClosed once, and flush() never hangs", async () => {
+  const out = stallingOutput();
+  const closed: unknown[] = [];
+  const log = new LineLog(out.output, {
+    limit: 1000,
+    dropped: (n) => `${n} dropped`,
+    onClosed: (err) => closed.push(err),
+  });
+  const epipe = Object.assign(new Error("Broken pipe"), { code: "EPIPE" });
+  out.fail(epipe);
+  log.line("a");
+  await log.flush(100);
+  log.line("b");
+  await log.flush(100);
+  assert.deepEqual(closed, [epipe]);
+  // A stalled output: flush() gives up after its time.
+  const stalled = stallingOutput();
+  const slow = new LineLog(stalled.output, { limit: 1000, dropped: String, onClosed: () => {} });
+  slow.line("never written");
+  const started = Date.now();
+  await slow.flush(50);
+  assert(Date.now() - started < 1000);
+  assert.deepEqual(stalled.written, []);
+  stalled.release();
+});
+
+test("parseCommandLine() takes flags as getopt does, and names what is wrong", () => {
+  const flags = {
+    port: { type: "string", short: "p" },
+    timeout: { type: "string" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  } as const;
+  assert.deepEqual(parseCommandLine(["h", "-p", "1", "--timeout=-1", "-q", "--json"], flags, 1), {
+    values: { port: "1", timeout: "-1", quiet: true, json: true },
+    positionals: ["h"],
+  });
+  // A value is the next argument whatever it is; a flag given twice keeps its last.
+  assert.deepEqual(parseCommandLine(["--timeout", "-1", "-p2", "-p", "3"], flags, 0).values, {
+    timeout: "-1",
+    port: "3",
+  });
+  assert.deepEqual(parseCommandLine(["--", "-p"], flags, 1).positionals, ["-p"]);
+  const fails = (argv: string[], message: string) =>
+    assert.throws(() => parseCommandLine(argv, flags, 1), { name: "UsageError", message });
+  fails(["--bogus"], "unknown option '--bogus'");
+  fails(["--bogus=1"], "unknown option '--bogus'");
+  fails(["-x"], "unknown option '-x'");
+  fails(["-qx"], "unknown option '-qx'");
+  fails(["--timeout"], "--timeout needs a value");
+  fails(["-p"], "-p needs a value");
+  fails(["--json=1"], "--json takes no value");
+  fails(["a", "b"], "unexpected argument 'b'");
+});
+
+test("parseAddress() and parseTarget() take HOST, [IPv6], HOST:PORT and -p, and refuse the rest", () => {
+  assert.deepEqual(parseAddress("127.0.0.1", "x", false), {
+    hostname: "127.0.0.1",
+    port: undefined,
+  });
+  assert.deepEqual(parseAddress("::1", "x", false), { hostname: "::1", port: undefined });
+  assert.deepEqual(parseAddress("[::1]", "x", false), { hostname: "::1", port: undefined });
+  assert.deepEqual(parseAddress("[::1]:1060", "x", false), { hostname: "::1", port: 1060 });
+  assert.deepEqual(parseAddress("localhost:1060", "x", false), {
+    hostname: "localhost",
+    port: 1060,
+  });
+  assert.deepEqual(parseAddress("[fe80::1]:0", "x", true), { hostname: "fe80::1", port: 0 });
+  assert.throws(() => parseAddress("", "an address", false), {
+    message: "HOST is empty: give an address",
+  });
+  assert.throws(() => parseAddress("[]:1", "x", false), { message: "HOST is empty: give x" });
+  assert.throws(() => parseAddress("h:0", "x", false), {
+    message: "the PORT of HOST:PORT takes a port from 1 to 65535, got '0'",
+  });
+  assert.deepEqual(parseTarget(undefined, undefined, "x", false), {
+    hostname: "127.0.0.1",
+    port: 1060,
+  });
+  assert.deepEqual(parseTarget("[::1]", "7", "x", false), { hostname: "::1", port: 7 });
+  assert.deepEqual(parseTarget("h:7", undefined, "x", false), { hostname: "h", port: 7 });
+  assert.throws(() => parseTarget("h:7", "7", "x", false), {
+    message: "the port is given twice, in HOST:PORT and with -p: give it once",
+  });
+});
+
+test("parseText() reads the escapes the logs show bytes with", () => {
+  assert.deepEqual(parseText("m", "Hi"), new Uint8Array([72, 105]));
+  assert.deepEqual(
+    parseText("m", "a\\r\\n\\t\\\\\\x00\\xff"),
+    new Uint8Array([97, 13, 10, 9, 92, 0, 255]),
+  );
+  assert.deepEqual(parseText("m", "é"), new Uint8Array([0xc3, 0xa9]), "UTF-8");
+  assert.throws(() => parseText("message", "\\q"), {
+    message: "--message: '\\q' is not an escape; use \\n, \\r, \\t, \\\\ or \\xHH",
+  });
+  assert.throws(() => parseText("message", "\\x4"), UsageError);
+  assert.throws(() => parseText("message", "end\\"), UsageError);
+});
+
+test("plural() counts one thing and several", () => {
+  assert.equal(plural(1, "open connection"), "1 open connection");
+  assert.equal(plural(0, "open connection"), "0 open connections");
+  assert.equal(plural(4, "log line"), "4 log lines");
+});
+
+test("parsePort(), parseSeconds() and parseCount() take what they say, and refuse the rest", () => {
+  assert.equal(parsePort("1060"), 1060);
+  assert.equal(parsePort("0"), 0);
+  assert.throws(() => parsePort("0", false), {
+    name: "UsageError",
+    message: "-p takes a port from 1 to 65535, got '0'",
+  });
+  for (const bad of ["65536", "1.5", "-1", "", "0x10", "１"]) {
+    assert.throws(() => parsePort(bad), UsageError, bad);
+  }
+  assert.equal(parseSeconds("timeout", "0.5"), 500);
+  assert.equal(parseSeconds("timeout", "10"), 10_000);
+  assert.equal(parseSeconds("linger", "0", true), 0);
+  assert.throws(() => parseSeconds("timeout", "0"), {
+    message: "--timeout takes a number of seconds from 0.001 to 2147483, got '0'",
+  });
+  assert.throws(() => parseSeconds("timeout", "1e3"), UsageError);
+  assert.throws(() => parseSeconds("timeout", "2147484"), UsageError);
+  assert.equal(parseCount("count", "20000"), 20_000);
+  assert.throws(() => parseCount("count", "0"), {
+    message: "--count takes a whole number of at least 1, got '0'",
+  });
+  assert.throws(() => parseCount("count", "9007199254740993"), UsageError);
+  assert.equal(parseCount("message-length", "0", 0), 0);
+});
+
+test("repr() shows peer bytes as Python 2 shows a str: quoted, every unprintable byte escaped", () => {
+  const bytes = (...b: number[]) => new Uint8Array(b);
+  assert.equal(repr(new TextEncoder().encode("Hi there, server")), "'Hi there, server'");
+  assert.equal(repr(bytes(0x1b, 0x5b, 0x32, 0x4a)), "'\\x1b[2J'", "no escape reaches a terminal");
+  assert.equal(repr(bytes(0x0a, 0x0d, 0x09, 0x5c, 0xff)), "'\\n\\r\\t\\\\\\xff'");
+  assert.equal(repr(new TextEncoder().encode("it's")), `"it's"`, "double quotes around a '");
+  assert.equal(repr(new TextEncoder().encode(`it's "x"`)), `'it\\'s "x"'`);
+  assert.equal(repr(bytes()), "''");
+});
+
+test("formatEvent() writes the tutorial's lines, and one JSON object with time and event first", () => {
+  const reset = new NetError("read", "ECONNRESET", "127.0.0.1", 5555);
   assert.equal(
-    stderr,
-    "client: cannot connect to 127.0.0.1:1: network access denied — run deno with --allow-net\n",
+    formatEvent({ type: "accepted", peer: "127.0.0.1:5555", local: "127.0.0.1:1060" }, "human"),
+    "We have accepted a connection from 127.0.0.1:5555\nSocket connects 127.0.0.1:1060 and 127.0.0.1:5555",
+  );
+  const message = new TextEncoder().encode("Hi there, server");
+  assert.equal(
+    formatEvent({ type: "message", peer: "p", message }, "human"),
+    "The incoming sixteen-octet message says 'Hi there, server'",
+  );
+  assert.equal(
+    formatEvent({ type: "failed", peer: "p", bytes: 5, expected: 16, error: reset }, "human"),
+    "p: connection reset by peer after 5 of 16 octets; closed",
+  );
+  const early = new IncompleteReadError(message.subarray(0, 5), 16);
+  assert.equal(
+    formatEvent({ type: "failed", peer: "p", bytes: 5, expected: 16, error: early }, "human"),
+    "p: socket closed 5 bytes into a 16-byte message; closed",
+  );
+  assert.equal(
+    formatEvent({ type: "timeout", peer: "p", bytes: 0, expected: 16, timeout: 300 }, "human"),
+    "p sent 0 of 16 octets in 0.3 s; closed",
+  );
+  assert.equal(
+    formatEvent({ type: "accept-skipped-total", count: 57 }, "human"),
+    "Skipped 57 connections that failed before they were accepted",
+  );
+  const stats = { served: 3, failed: 1, timedOut: 0, skipped: 0, open: 0 };
+  assert.equal(
+    formatEvent({ type: "stopped", ...stats, logLinesDropped: 0 }, "human"),
+    "Stopped: 3 served, 1 failed, 0 timed out",
+  );
+  assert.equal(
+    formatEvent({ type: "stopped", ...stats, skipped: 2, logLinesDropped: 9 }, "human"),
+    "Stopped: 3 served, 1 failed, 0 timed out, 2 skipped; 9 log lines dropped",
+  );
+  const json = JSON.parse(
+    formatEvent({ type: "failed", peer: "p", bytes: 5, expected: 16, error: reset }, "json"),
+  );
+  assert.deepEqual(Object.keys(json), [
+    "time",
+    "event",
+    "peer",
+    "bytes",
+    "expected",
+    "error",
+    "code",
+  ]);
+  assert.equal(json.error, "reading from 127.0.0.1:5555 failed: connection reset by peer");
+  assert.equal(json.code, "ECONNRESET");
+  assert.equal(
+    JSON.parse(formatEvent({ type: "message", peer: "p", message }, "json")).message,
+    "'Hi there, server'",
   );
 });
 
-/** Runs the tutorial's Python program on a free port. */
-function tutorial(role: "server" | "client", port: number): Program {
-  return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
-    role,
-    "127.0.0.1",
-  ], { env: { PORT: String(port) } });
-}
-
-test("the tutorial's Python client talks to our server", async () => {
-  const { server, port } = await startServer();
-  try {
-    const python = tutorial("client", port);
-    assert.equal(await python.exited, 0, python.stderr.join("\n"));
-    assert.equal(python.stdout[1], "The server said b'Farewell, client'");
-    await server.waitForLine(/^The incoming sixteen-octet message says 'Hi there, server'$/);
-  } finally {
-    await server.stop();
-  }
+test("formatSummary() and formatProgress() tell a load run in a few short lines", async () => {
+  const server = await serve({ port: 0, events: "problems" });
+  const summary = await load({ port: server.addr.port, count: 4, concurrency: 2 });
+  await server.shutdown();
+  const lines = formatSummary(summary, "127.0.0.1:1060").split("\n");
+  assert.match(lines[0], /^4 exchanges with 127\.0\.0\.1:1060, 2 at a time, in \d+\.\d\d s$/);
+  assert.deepEqual(lines.slice(1, 3), ["  succeeded  4", "  failed     0"]);
+  assert.match(lines[4], /^ {2}latency {4}p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms, max /);
+  const failing = {
+    ...summary,
+    succeeded: 1,
+    failed: 3,
+    errors: { ...summary.errors, refused: 2, addrNotAvailable: 1 },
+    latencyMs: null,
+    interrupted: true,
+    cancelled: 2,
+  };
+  const text = formatSummary(failing, "h:1");
+  assert.match(text, /^Interrupted: /);
+  assert.match(
+    text,
+    /\n {2}failed {5}3: 2 refused, 1 address not available \(out of local ports\?\)\n/,
+  );
+  assert.match(text, /\n {2}cancelled {2}2 in flight when stopped\n/);
+  assert.match(text, /\n {2}latency {4}none succeeded$/);
+  assert.equal(
+    formatProgress({ done: 40, total: 100, failed: 1, elapsedMs: 500, ratePerSecond: 78.4 }),
+    "40/100 exchanges, 78/s, 1 failed",
+  );
+  assert.equal(
+    formatProgress({ done: 40, failed: 0, elapsedMs: 500, durationMs: 2000, ratePerSecond: 80 }),
+    "40 exchanges, 80/s, 0 failed, 0.5/2 s",
+  );
 });
 
-test("our client talks to the tutorial's Python server", async () => {
-  const port = await closedPort();
-  const python = tutorial("server", port);
-  try {
-    await python.waitForLine(/^Listening at/);
-    const client = await runProgram("client", ["-p", String(port)]);
-    assert.equal(client.code, 0, client.stderr.join("\n"));
-    assert.equal(client.stdout[1], "The server said 'Farewell, client'");
-    await python.waitForLine(/^The incoming sixteen-octet message says b'Hi there, server'$/);
-  } finally {
-    await python.stop("SIGKILL");
-  }
+test("describe() adds what to do to a network failure, where there is something to do", () => {
+  assert.equal(
+    describe(new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060)),
+    "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
+  );
+  assert.equal(
+    describe(new NetError("listen", "EACCES", "0.0.0.0", 80)),
+    "cannot listen on 0.0.0.0:80: permission denied — choose a port above 1023 with -p",
+  );
+  assert.equal(
+    describe(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)),
+    "reading from 127.0.0.1:1060 failed: connection reset by peer",
+    "nothing to do about a reset",
+  );
+  assert.equal(
+    describe(new IncompleteReadError(new Uint8Array(5), 16)),
+    "socket closed 5 bytes into a 16-byte message",
+  );
 });

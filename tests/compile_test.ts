@@ -1,6 +1,7 @@
 // `deno task compile`: standalone binaries of the two programs, built here
 // with `bun build --compile` (deno compile needs a denort, which these
-// machines cannot download), and run end to end. The binaries are about
+// machines cannot download), and run end to end. The task builds from the
+// sources, not npm/, so this runs while npm test builds the package. The binaries are about
 // 110 MB each: they are built once, into a temporary folder, and every
 // check runs on that build, at the same time.
 import { test } from "node:test";
@@ -9,10 +10,9 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { listen } from "../mod.ts";
-import { Program, runCommand } from "./helpers.ts";
+import { VERSION } from "../mod.ts";
+import { closedPort, onDeno, Program, runCommand } from "./helpers.ts";
 
-const onDeno = "Deno" in globalThis;
 const ROOT = new URL("..", import.meta.url).pathname;
 const skip = !onDeno && "deno task compile: run once, on Deno";
 const task = (args: string[]) => [process.execPath, "task", "compile", ...args];
@@ -79,8 +79,7 @@ test(
       assert.deepEqual(readdirSync(out).sort(), ["tcp-sixteen-client", "tcp-sixteen-server"]);
       const bin = (program: string) => [join(out, `tcp-sixteen-${program}`)];
 
-      const closed = await listen({ hostname: "127.0.0.1", port: 0 });
-      closed.close();
+      const refusing = await closedPort();
       const exchange = async () => {
         const server = new Program(bin("server"), ["-p", "0"]);
         try {
@@ -99,7 +98,17 @@ test(
         for (const program of ["server", "client"]) {
           const run = await runCommand(bin(program), ["--help"]);
           assert.equal(run.code, 0, run.stderr.join("\n"));
-          assert(run.stdout.length > 3, `${program} --help printed ${run.stdout.length} lines`);
+          // By the name it was invoked with: the binary's.
+          assert(
+            run.stdout.some((line) => line.includes(`usage: tcp-sixteen-${program} `)),
+            run.stdout.join("\n"),
+          );
+          const version = await runCommand(bin(program), ["--version"]);
+          assert.equal(version.code, 0);
+          assert.match(
+            version.stdout[0],
+            new RegExp(`^tcp-sixteen ${VERSION.replaceAll(".", "\\.")} \\(Bun [\\d.]+\\)$`),
+          );
         }
       };
       const usage = async () => {
@@ -111,11 +120,11 @@ test(
         }
       };
       const refused = async () => {
-        const run = await runCommand(bin("client"), ["-p", String(closed.addr.port)]);
+        const run = await runCommand(bin("client"), ["-p", String(refusing)]);
         assert.equal(run.code, 1);
         assert.deepEqual(run.stdout, []);
         assert.deepEqual(run.stderr, [
-          `client: cannot connect to 127.0.0.1:${closed.addr.port}: connection refused — ` +
+          `client: cannot connect to 127.0.0.1:${refusing}: connection refused — ` +
           "is the server running?",
         ]);
       };

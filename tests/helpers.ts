@@ -2,12 +2,47 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, listen, NetError, recvAll, sendAll } from "../mod.ts";
+import { type Conn, connect, ERROR_KINDS, listen, NetError, recvAll, sendAll } from "../mod.ts";
 
 /** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
 /** Whether the suite runs on Deno (the sources) rather than Node or Bun. */
 export const onDeno = "Deno" in globalThis;
+/** Whether it runs on Bun (the built package). */
+export const onBun = "Bun" in globalThis;
+
+/** The tutorial's message, as bytes. */
+export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
+
+/** Every error kind of load mode, counted 0: spread and override. */
+export const noErrors: Record<string, number> = Object.fromEntries(
+  ERROR_KINDS.map((k) => [k, 0]),
+);
+
+/** Lets `ms` pass: for tests about what happens (or does not) over time,
+ * never to wait for an event that can be awaited. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What `promise` settles to, or `"still pending"` after `ms` (the timer
+ * cleared either way). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | "still pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"still pending">((resolve) => {
+    timer = setTimeout(() => resolve("still pending"), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A command line quoted for `sh`. */
+export function shellQuote(args: string[]): string {
+  return args.map((s) => `'${s.replaceAll("'", `'\\''`)}'`).join(" ");
+}
 
 /** The command that runs `server` or `client` on this runtime: the script
  * on Deno, the package's `tcp-sixteen-*` binary on Node and Bun. */
@@ -15,6 +50,11 @@ export function programCommand(program: "server" | "client", flags: string[] = [
   return onDeno
     ? [process.execPath, "run", "--allow-net", ...flags, new URL(`${program}.ts`, ROOT).pathname]
     : [process.execPath, new URL(`bin/tcp-sixteen-${program}.js`, ROOT).pathname];
+}
+
+/** The name a program is invoked by on this runtime, as its help says it. */
+export function invokedName(program: "server" | "client"): string {
+  return onDeno ? `${program}.ts` : `tcp-sixteen-${program}`;
 }
 
 /** A running program, its output split into lines. */
@@ -42,7 +82,10 @@ export class Program {
   ) {
     this.#group = options.group ?? false;
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries({ ...process.env, NO_COLOR: "1", ...options.env })) {
+    // Deno's update check, in the background, would reach for the network
+    // and, under a low descriptor limit, print a warning.
+    const base = { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+    for (const [key, value] of Object.entries({ ...base, ...options.env })) {
       if (value !== undefined) env[key] = value;
     }
     this.child = spawn(command[0], [...command.slice(1), ...args], {
@@ -72,20 +115,24 @@ export class Program {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
-  /** Waits (at most `ms`) for a stdout line matching `pattern`; resolves
-   * to the match, whose `input` is the whole line. */
-  async waitForLine(pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+  /** Waits (at most `ms`) for a line of `stream` matching `pattern`;
+   * resolves to the match, whose `input` is the whole line. */
+  async waitForLine(
+    pattern: RegExp,
+    ms = 10_000,
+    stream: "stdout" | "stderr" = "stdout",
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + ms;
     let exited = false;
     this.exited.then(() => (exited = true));
     while (true) {
-      for (const line of this.stdout) {
+      for (const line of this[stream]) {
         const match = line.match(pattern);
         if (match) return match;
       }
       if (exited || Date.now() > deadline) {
         throw new Error(
-          `no line matching ${pattern} in stdout:\n${this.stdout.join("\n")}\n` +
+          `no line matching ${pattern} in ${stream}; stdout:\n${this.stdout.join("\n")}\n` +
             `stderr:\n${this.stderr.join("\n")}`,
         );
       }
@@ -160,9 +207,9 @@ export async function startServer(
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-/** Connects a raw socket to 127.0.0.1:port. */
-export function dial(port: number): Promise<Conn> {
-  return connect({ hostname: "127.0.0.1", port });
+/** Connects a raw socket to port on 127.0.0.1 (or `hostname`). */
+export function dial(port: number, hostname = "127.0.0.1"): Promise<Conn> {
+  return connect({ hostname, port });
 }
 
 /** Sends `bytes` in pieces of `piece` bytes, with a pause between them. */
@@ -195,8 +242,9 @@ export async function readToEnd(conn: Conn, limit = 1024): Promise<Uint8Array> {
 export async function exchange(
   port: number,
   message = encode("Hi there, server"),
+  hostname = "127.0.0.1",
 ): Promise<string> {
-  const conn = await dial(port);
+  const conn = await dial(port, hostname);
   try {
     await sendAll(conn, message);
     return decode(await recvAll(conn, 16));
@@ -246,4 +294,100 @@ export function finishHalves(conns: Conn[]): Promise<string[]> {
     conn.close();
     return reply;
   }));
+}
+
+/** Runs the suite's hostile Python peers (`tests/fixtures/peers.py`) to
+ * the end; resolves to their stdout lines. */
+export async function peers(args: string[], ms = 30_000): Promise<string[]> {
+  const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
+  const ran = await runCommand(["python3", "-u", fixture], args, {}, ms);
+  if (ran.code !== 0) throw new Error(`peers.py ${args.join(" ")}: ${ran.stderr.join("\n")}`);
+  return ran.stdout;
+}
+
+/** A Python server on a free port that accepts `count` connections and
+ * resets each at once (SO_LINGER 0), reading nothing; it prints
+ * `Listening at 127.0.0.1:PORT` first. */
+export function resettingServer(count: number): Program {
+  const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
+  return new Program(["python3", "-u", fixture], ["rst-server", "0", String(count)]);
+}
+
+/** Waits (at most `ms`) until `check()` is true. */
+export async function until(
+  check: () => boolean,
+  what: string | (() => string),
+  ms = 5000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A scripted server over `listen()`: `handle` serves the k-th connection (from 1); the
+ * connection is closed after it. Counts connections open at once. */
+export async function testServer(
+  handle: (conn: Conn, k: number, released: Promise<void>) => Promise<void>,
+) {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const stats = { accepted: 0, open: 0, maxOpen: 0 };
+  const conns = new Set<Conn>();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const serving = (async () => {
+    while (true) {
+      let conn: Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // Closed.
+      }
+      const k = ++stats.accepted;
+      stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
+      conns.add(conn);
+      handle(conn, k, released).catch(() => {}).finally(() => {
+        stats.open--;
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // Closed by close() below.
+        }
+      });
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    stats,
+    async close() {
+      listener.close();
+      release();
+      for (const conn of conns) conn.close();
+      await serving;
+    },
+  };
+}
+
+/** Every 5th connection gets 5 bytes of its reply, every 7th (not 5th) a
+ * wrong one, the rest the right one. Of 70: 14 short, 8 wrong, 48 good. */
+export function faulty(conn: Conn, k: number): Promise<void> {
+  return (async () => {
+    await recvAll(conn, 16);
+    if (k % 5 === 0) await sendAll(conn, encode("Farew"));
+    else if (k % 7 === 0) await sendAll(conn, encode("Farewell, CLIENT"));
+    else await sendAll(conn, encode("Farewell, client"));
+  })();
+}
+
+/** The tutorial's own program (tests/fixtures/tutorial.py, Python 3 with the
+ * bytes unchanged) as `server` or `client`, on 127.0.0.1 and `port`. */
+export function tutorial(role: "server" | "client", port: number): Program {
+  return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
+    role,
+    "127.0.0.1",
+  ], { env: { PORT: String(port) } });
 }

@@ -7,10 +7,8 @@ import { once } from "node:events";
 import net from "node:net";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { IncompleteReadError, recvAll, sendAll } from "../mod.ts";
+import { decode, encode, sleep, within } from "./helpers.ts";
 
-const encode = (text: string) => new TextEncoder().encode(text);
-const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const EVENTS = ["readable", "data", "end", "close", "error", "drain"];
 
 /** `size` bytes where byte i is i % 251 (a prime: no chunk size lines up with
@@ -291,15 +289,13 @@ test("sendAll() to a net.Socket the peer reset rejects with EPIPE or ECONNRESET,
     await once(client, "end").catch(() => {});
     await sleep(50);
     const before = listeners(client);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
+    const outcome = await within(
       (async () => {
         for (let i = 0; i < 50; i++) await sendAll(client, new Uint8Array(1 << 16));
         return "sent";
       })().catch((err) => err),
-      new Promise((resolve) => timer = setTimeout(resolve, 5000, "still pending")),
-    ]);
-    clearTimeout(timer);
+      5000,
+    );
     assert(outcome instanceof Error, `sendAll ended as ${outcome}, not as an error`);
     assert.match(
       String((outcome as { code?: string }).code),

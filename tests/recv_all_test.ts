@@ -3,8 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { IncompleteReadError, NoProgressError, recvAll, sendAll } from "../mod.ts";
-
-const MESSAGE = new TextEncoder().encode("Hi there, server");
+import { MESSAGE, until } from "./helpers.ts";
 
 /** A reader that hands out `data` in the given chunk sizes, then EOF. A size
  * of 0 is a read that returns 0 bytes. */
@@ -198,7 +197,7 @@ test("recvAll() rejects with AbortError when its BYOB reader is cancelled mid-re
   });
   const reader = stream.getReader({ mode: "byob" });
   const pending = recvAll(reader, 16);
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await until(() => pulls === 2, "recvAll to wait for the rest");
   await reader.cancel();
   await assert.rejects(pending, (err) => {
     assert(err instanceof DOMException && err.name === "AbortError", String(err));

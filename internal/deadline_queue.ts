@@ -34,7 +34,7 @@ export interface Timed {
  *
  * @example Two deadlines, one timer
  * ```ts
- * import { DeadlineQueue } from "./deadlines.ts";
+ * import { DeadlineQueue } from "./deadline_queue.ts";
  * import assert from "node:assert/strict";
  *
  * const expired: string[] = [];

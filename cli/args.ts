@@ -1,0 +1,248 @@
+/**
+ * The programs' command lines: a strict parser of flags and arguments, and
+ * each kind of value they take, checked, with a message that names the
+ * flag and says what it takes.
+ *
+ * The parser is ours, not `node:util`'s `parseArgs`: its messages differ
+ * between runtimes, leak its own advice ("To specify an option argument
+ * starting with a dash...") and call `--timeout -1` ambiguous. Here a flag
+ * that takes a value takes the next argument, whatever it is, as getopt
+ * does, so `--timeout -1` is checked as a number of seconds.
+ *
+ * @module
+ */
+
+import { bareHost, type NetAddr } from "../net.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
+import { MAX_DELAY } from "../internal/checks.ts";
+
+/** The command line is wrong; the message says how. */
+export class UsageError extends Error {
+  /**
+   * Builds the error.
+   *
+   * @param message What is wrong with the command line.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** A flag: whether it takes a value, and its one-letter form. */
+export interface Flag {
+  /** `string` takes a value; `boolean` does not. */
+  type: "string" | "boolean";
+  /** The one-letter form, such as `p` for `-p`. */
+  short?: string;
+}
+
+/** What {@linkcode parseCommandLine} found: each flag's value, if given. */
+export type Values<F extends Record<string, Flag>> = {
+  [K in keyof F]?: F[K]["type"] extends "boolean" ? boolean : string;
+};
+
+/**
+ * Parses `argv` strictly: an unknown flag, a missing value, a value given
+ * to a flag that takes none, or too many arguments is a usage error. A flag
+ * given twice takes its last value; `--` ends the flags.
+ *
+ * @param argv The arguments.
+ * @param flags The flags the program takes, by long name.
+ * @param maxPositionals How many arguments (not flags) are allowed.
+ * @returns The flags' values and the arguments.
+ * @throws {UsageError} If the command line is wrong.
+ */
+export function parseCommandLine<F extends Record<string, Flag>>(
+  argv: string[],
+  flags: F,
+  maxPositionals: number,
+): { values: Values<F>; positionals: string[] } {
+  const values: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  const byShort = new Map(
+    Object.entries(flags).flatMap(([name, flag]) => flag.short ? [[flag.short, name]] : []),
+  );
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    // --name, --name=value, -x, -xVALUE
+    const long = arg.startsWith("--");
+    const eq = long ? arg.indexOf("=") : -1;
+    const name = long ? arg.slice(2, eq < 0 ? undefined : eq) : byShort.get(arg[1]);
+    const flag = name === undefined ? undefined : flags[name];
+    if (!flag || name === undefined || (!long && flag.type === "boolean" && arg.length > 2)) {
+      throw new UsageError(
+        `unknown option '${long || arg.length === 2 ? arg.split("=")[0] : arg}'`,
+      );
+    }
+    const shown = long ? `--${name}` : arg.slice(0, 2);
+    const attached = long ? (eq < 0 ? undefined : arg.slice(eq + 1)) : arg.slice(2) || undefined;
+    if (flag.type === "boolean") {
+      if (attached !== undefined) throw new UsageError(`${shown} takes no value`);
+      values[name] = true;
+    } else if (attached !== undefined) {
+      values[name] = attached;
+    } else if (i + 1 < argv.length) {
+      values[name] = argv[++i];
+    } else {
+      throw new UsageError(`${shown} needs a value`);
+    }
+  }
+  if (positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument '${positionals[maxPositionals]}'`);
+  }
+  return { values: values as Values<F>, positionals };
+}
+
+/**
+ * Parses a port number: 1 to 65535, or 0 (any free port) when listening.
+ *
+ * @param text The flag's value.
+ * @param zero Whether 0 is allowed.
+ * @param where Where it was given, for the message.
+ * @returns The port.
+ * @throws {UsageError} If it is not a port.
+ */
+export function parsePort(text: string, zero = true, where = "-p"): number {
+  const lowest = zero ? 0 : 1;
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= lowest && port <= 65535)) {
+    throw new UsageError(`${where} takes a port from ${lowest} to 65535, got '${text}'`);
+  }
+  return port;
+}
+
+/**
+ * Parses the HOST argument: a host name or address, IPv6 bare or in
+ * brackets as the server prints it (`::1`, `[::1]`), or `HOST:PORT` as Go
+ * and socat take it (`127.0.0.1:1060`, `[::1]:1060`).
+ *
+ * @param text The argument.
+ * @param what What the host is for, for the message.
+ * @param zero Whether port 0 is allowed.
+ * @returns The host without brackets, and the port if one was given.
+ * @throws {UsageError} If the host is empty or the port is not one.
+ */
+export function parseAddress(
+  text: string,
+  what: string,
+  zero: boolean,
+): { hostname: string; port?: number } {
+  // [v6]:port, or host:port where host has no colon of its own.
+  const match = /^\[([^\]]*)\]:(.*)$/.exec(text) ?? /^([^:]*):([^:]*)$/.exec(text);
+  const [host, port] = match ? [match[1], match[2]] : [text, undefined];
+  if (host === "") throw new UsageError(`HOST is empty: give ${what}`);
+  return {
+    hostname: bareHost(host),
+    port: port === undefined ? undefined : parsePort(port, zero, "the PORT of HOST:PORT"),
+  };
+}
+
+/**
+ * Where to listen or connect, from the HOST argument (`HOST` or
+ * `HOST:PORT`) and the `-p` flag, with the tutorial's defaults.
+ *
+ * @param host The HOST argument, if given.
+ * @param port The `-p` flag's value, if given.
+ * @param what What the host is for, for the message.
+ * @param zero Whether port 0 is allowed.
+ * @returns The host (without brackets) and port.
+ * @throws {UsageError} If either is wrong, or the port is given twice.
+ */
+export function parseTarget(
+  host: string | undefined,
+  port: string | undefined,
+  what: string,
+  zero: boolean,
+): NetAddr {
+  const address = host === undefined ? { hostname: DEFAULT_HOST } : parseAddress(host, what, zero);
+  if (address.port !== undefined && port !== undefined) {
+    throw new UsageError("the port is given twice, in HOST:PORT and with -p: give it once");
+  }
+  return {
+    hostname: address.hostname,
+    port: address.port ?? (port === undefined ? DEFAULT_PORT : parsePort(port, zero)),
+  };
+}
+
+/**
+ * Parses a number of seconds into milliseconds.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @param zero Whether 0 is allowed.
+ * @returns Milliseconds.
+ * @throws {UsageError} If it is not a number of seconds in range.
+ */
+export function parseSeconds(flag: string, text: string, zero = false): number {
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Math.round(Number(text) * 1000) : NaN;
+  if (!(ms >= (zero ? 0 : 1) && ms <= MAX_DELAY)) {
+    throw new UsageError(
+      `--${flag} takes a number of seconds from ${zero ? 0 : 0.001} to ${
+        Math.floor(MAX_DELAY / 1000)
+      }, got '${text}'`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Parses a whole number.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @param lowest The smallest allowed.
+ * @returns The number.
+ * @throws {UsageError} If it is not a whole number of at least `lowest`.
+ */
+export function parseCount(flag: string, text: string, lowest = 1): number {
+  const count = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(count >= lowest && Number.isSafeInteger(count))) {
+    throw new UsageError(`--${flag} takes a whole number of at least ${lowest}, got '${text}'`);
+  }
+  return count;
+}
+
+/**
+ * Parses a message given as text: UTF-8, with the escapes that the logs
+ * show bytes with (`\n`, `\r`, `\t`, `\\`, `\xHH`), so that any bytes can be
+ * given, e.g. `--message 'GET / HTTP/1.0\r\n\r\n'`.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @returns The bytes.
+ * @throws {UsageError} If an escape is not one of those.
+ */
+export function parseText(flag: string, text: string): Uint8Array {
+  const bytes: number[] = [];
+  const encoder = new TextEncoder();
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== "\\") {
+      const code = text.codePointAt(i)!;
+      const char = String.fromCodePoint(code);
+      bytes.push(...encoder.encode(char));
+      i += char.length - 1;
+      continue;
+    }
+    const next = text[++i];
+    const simple = { n: 10, r: 13, t: 9, "\\": 92 }[next as "n" | "r" | "t" | "\\"];
+    if (simple !== undefined) bytes.push(simple);
+    else if (next === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      throw new UsageError(
+        `--${flag}: '\\${next ?? ""}' is not an escape; use \\n, \\r, \\t, \\\\ or \\xHH`,
+      );
+    }
+  }
+  return new Uint8Array(bytes);
+}

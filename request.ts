@@ -1,0 +1,195 @@
+/**
+ * One sixteen-octet exchange as a library: connect, send
+ * `Hi there, server` in full, read the 16-octet reply, close. The program
+ * around it (one exchange, or many in load mode) is `client.ts`.
+ *
+ * @module
+ */
+
+import { recvAll, sendAll } from "./recv_all.ts";
+import { closeQuietly, type Conn, type NetAddr, NetError, type NetOp, toNetError } from "./net.ts";
+import { connect } from "./runtime/deno.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_MESSAGE,
+  DEFAULT_PORT,
+  DEFAULT_TIMEOUT,
+  MESSAGE_LENGTH,
+} from "./protocol.ts";
+import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
+import { equalBytes, repr, toBytes } from "./internal/bytes.ts";
+import { checkDuration } from "./internal/checks.ts";
+
+/** An exchange's deadline: what to do when it passes. */
+interface Deadline extends Timed {
+  readonly fire: () => void;
+}
+
+/**
+ * The exchanges' deadlines, one queue (one timer) per timeout in use: in
+ * load mode a timer per exchange cost a tenth of the rate on Deno (each
+ * setTimeout and clearTimeout is a call into the runtime). A queue is
+ * dropped once it is empty.
+ */
+const byTimeout = new Map<number, DeadlineQueue<Deadline>>();
+function deadlines(timeout: number): DeadlineQueue<Deadline> {
+  let queue = byTimeout.get(timeout);
+  if (!queue) byTimeout.set(timeout, queue = new DeadlineQueue(timeout, (d) => d.fire()));
+  return queue;
+}
+
+/** Options for {@linkcode request}. Durations are in milliseconds. */
+export interface RequestOptions {
+  /** The server's address or host name. Default `127.0.0.1`. */
+  hostname?: string;
+  /** The server's port. Default 1060. */
+  port?: number;
+  /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
+  message?: string | Uint8Array;
+  /** The reply to expect, as text (UTF-8) or bytes: as many octets are
+   * read, and if they differ, `request()` rejects with
+   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply of
+   * `replyLength` octets. */
+  reply?: string | Uint8Array;
+  /** How many octets the reply has, when `reply` is not given. Default 16. */
+  replyLength?: number;
+  /** How long the whole exchange, connect included, may take. Default
+   * 10,000. */
+  timeout?: number;
+  /** Gives up when aborted, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called once connected, before sending (the tutorial prints the
+   * socket's name there). */
+  onConnected?: (local: NetAddr, remote: NetAddr) => void;
+}
+
+/** What {@linkcode request} got back. */
+export interface Reply {
+  /** The reply's octets. */
+  reply: Uint8Array;
+  /** This end of the connection. */
+  localAddr: NetAddr;
+  /** The server's end. */
+  remoteAddr: NetAddr;
+}
+
+/**
+ * The server replied, in full, with other octets than the ones expected
+ * (`reply` in {@linkcode RequestOptions}): it is not the server you meant,
+ * or it speaks another protocol.
+ *
+ * @example A reply that is not the tutorial's
+ * ```ts
+ * import { UnexpectedReplyError } from "./request.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ * const err = new UnexpectedReplyError(encode("HTTP/1.1 400 Bad"), encode("Farewell, client"));
+ * assert.equal(err.message, "unexpected reply 'HTTP/1.1 400 Bad' (expected 'Farewell, client')");
+ * ```
+ */
+export class UnexpectedReplyError extends Error {
+  /** The octets that came. */
+  readonly reply: Uint8Array;
+  /** The octets that were expected. */
+  readonly expected: Uint8Array;
+
+  /**
+   * Builds the error; the message shows both as the logs show peer bytes.
+   *
+   * @param reply The octets that came.
+   * @param expected The octets that were expected.
+   */
+  constructor(reply: Uint8Array, expected: Uint8Array) {
+    super(`unexpected reply ${repr(reply)} (expected ${repr(expected)})`);
+    this.name = "UnexpectedReplyError";
+    this.reply = reply;
+    this.expected = expected;
+  }
+}
+
+/**
+ * Does one exchange: connect, send the message in full, read the reply.
+ *
+ * @param options The server, the message, the reply's length, a timeout.
+ * @returns The reply and the connection's two ends.
+ * @throws {NetError} If connecting, sending or reading fails, with `code`
+ * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`...
+ * @throws {IncompleteReadError} If the server closed before the whole reply.
+ * @throws {UnexpectedReplyError} If `reply` was given and another came.
+ * @throws {RangeError} If `timeout` is not from 1 to 2147483647 ms.
+ *
+ * @example One exchange with a server on a free port
+ * ```ts
+ * import { request } from "./request.ts";
+ * import { serve } from "./serve.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = await serve({ port: 0 });
+ * const { reply, remoteAddr } = await request({ port: server.addr.port });
+ * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
+ * assert.equal(remoteAddr.port, server.addr.port);
+ * await server.shutdown();
+ * ```
+ */
+export async function request(options: RequestOptions = {}): Promise<Reply> {
+  const hostname = options.hostname ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  checkDuration("timeout", timeout);
+  const expected = options.reply === undefined ? undefined : toBytes(options.reply);
+  const length = expected?.length ?? options.replyLength ?? MESSAGE_LENGTH;
+  // One controller and a shared deadline timer, not AbortSignal.timeout()
+  // and AbortSignal.any(): their timer outlives the exchange by the whole
+  // timeout, which costs memory and time in load mode (measured).
+  const cancel = options.signal;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timedOut = false;
+  const queue = deadlines(timeout);
+  const deadline: Deadline = {
+    deadline: 0,
+    fire: () => {
+      timedOut = true;
+      controller.abort(new DOMException("the exchange timed out", "TimeoutError"));
+    },
+  };
+  queue.add(deadline);
+  const onCancel = () => controller.abort(cancel!.reason);
+  if (cancel?.aborted) onCancel();
+  else cancel?.addEventListener("abort", onCancel, { once: true });
+  let op: NetOp = "connect";
+  let conn: Conn | undefined;
+  const onAbort = () => conn?.close();
+  try {
+    conn = await connect({ hostname, port, signal });
+    signal.addEventListener("abort", onAbort, { once: true });
+    options.onConnected?.(conn.localAddr, conn.remoteAddr);
+    op = "write";
+    await sendAll(conn, message);
+    op = "read";
+    const reply = await recvAll(conn, length, { signal });
+    if (expected && !equalBytes(reply, expected)) throw new UnexpectedReplyError(reply, expected);
+    return { reply, localAddr: conn.localAddr, remoteAddr: conn.remoteAddr };
+  } catch (err) {
+    if (timedOut) {
+      throw new NetError(op, "ETIMEDOUT", hostname, port, {
+        cause: err,
+        detail: `${op === "connect" ? "no connection" : "no reply"} within ${timeout / 1000} s`,
+      });
+    }
+    if (signal.aborted) throw signal.reason;
+    throw toNetError(err, op, { hostname, port }); // Passes UnexpectedReplyError on.
+  } finally {
+    queue.delete(deadline);
+    if (!queue.first) {
+      // Nothing left to time: no timer may keep the process alive.
+      queue.close();
+      byTimeout.delete(timeout);
+    }
+    cancel?.removeEventListener("abort", onCancel);
+    signal.removeEventListener("abort", onAbort);
+    if (conn) closeQuietly(conn);
+  }
+}

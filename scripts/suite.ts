@@ -1,0 +1,140 @@
+// The whole suite, as `npm test` runs it: on Deno (the sources), and, once
+// the npm package is built, on Node and on Bun (the package), the three at
+// once. Each runtime's output is kept; what a person sees is one line per
+// runtime, and the failures of a runtime that failed.
+// Run it: npm test (or deno run -A scripts/suite.ts).
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const decoder = new TextDecoder();
+const env = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+
+interface Outcome {
+  code: number;
+  output: string;
+  seconds: number;
+}
+
+/** Runs a command to its end, its stdout and stderr kept together. */
+async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome> {
+  const started = performance.now();
+  const child = new Deno.Command(command, {
+    args,
+    cwd,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const [{ code }] = await Promise.all([
+    child.status,
+    collect(child.stdout),
+    collect(child.stderr),
+  ]);
+  return { code, output, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The counts a runner printed at its end, and the part of its output that
+ * tells what failed. */
+interface Report {
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: string;
+}
+
+function denoReport(output: string): Report {
+  const [, passed, failed, skipped] =
+    output.match(/(?:ok|FAILED) \| (\d+) passed \| (\d+) failed(?: \| (\d+) ignored)?/) ?? [];
+  const errors = output.indexOf(" ERRORS ");
+  return {
+    passed: Number(passed ?? 0),
+    failed: Number(failed ?? 0),
+    skipped: Number(skipped ?? 0),
+    failures: errors >= 0 ? output.slice(errors) : "",
+  };
+}
+
+function nodeReport(output: string): Report {
+  const count = (name: string) => Number(output.match(new RegExp(`^ℹ ${name} (\\d+)$`, "m"))?.[1]);
+  const failing = output.indexOf("✖ failing tests:");
+  return {
+    passed: count("pass"),
+    failed: count("fail"),
+    skipped: count("skipped"),
+    failures: failing >= 0 ? output.slice(failing) : "",
+  };
+}
+
+function bunReport(output: string): Report {
+  const count = (name: string) =>
+    Number(output.match(new RegExp(`^ *(\\d+) ${name}$`, "m"))?.[1] ?? 0);
+  // Bun prints each failure's error just above its "(fail)" line.
+  const failures = output.split("\n").filter((line) => !line.startsWith("(pass)")).join("\n");
+  return {
+    passed: count("pass"),
+    failed: count("fail"),
+    skipped: count("skip"),
+    failures: count("fail") > 0 ? failures : "",
+  };
+}
+
+/** Prints a runtime's line, and what failed if anything did. */
+function tell(name: string, outcome: Outcome, report: Report): boolean {
+  const ok = outcome.code === 0 && report.failed === 0 && report.passed > 0;
+  const counts = `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped`;
+  console.log(
+    `${ok ? "ok  " : "FAIL"} ${name.padEnd(5)} ${counts.padEnd(40)} ${
+      outcome.seconds.toFixed(1).padStart(5)
+    } s`,
+  );
+  if (!ok) console.log(report.failures || outcome.output);
+  return ok;
+}
+
+const deno = Deno.execPath();
+const started = performance.now();
+const onDeno = run(deno, [
+  "test",
+  "--allow-net",
+  "--allow-run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--doc",
+  "--parallel",
+]).then((outcome) => tell("deno", outcome, denoReport(outcome.output)));
+
+const build = await run(deno, [
+  "run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "scripts/build_npm.ts",
+]);
+let built = build.code === 0;
+if (!built) console.log(`FAIL build:npm\n${build.output}`);
+const onNode = built
+  ? run("node", [
+    "--test",
+    "--test-concurrency=3",
+    "--test-timeout=120000",
+    "--test-reporter=spec",
+    ...[...Deno.readDirSync(`${ROOT}npm/test`)]
+      .filter((entry) => entry.name.endsWith("_test.js"))
+      .map((entry) => `npm/test/${entry.name}`),
+  ]).then((outcome) => tell("node", outcome, nodeReport(outcome.output)))
+  : false;
+const onBun = built
+  ? run(`${ROOT}node_modules/bun/bin/bun.exe`, ["test", "./test/"], `${ROOT}npm`)
+    .then((outcome) => tell("bun", outcome, bunReport(outcome.output)))
+  : false;
+
+built = (await Promise.all([onDeno, onNode, onBun])).every(Boolean) && built;
+console.log(
+  `${built ? "all passed" : "FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
+Deno.exit(built ? 0 : 1);

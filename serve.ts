@@ -1,0 +1,476 @@
+/**
+ * The sixteen-octet server as a library: for each connection, read exactly
+ * 16 octets, reply `Farewell, client`, close.
+ *
+ * Unlike the tutorial's loop it serves connections concurrently, closes the
+ * ones that miss their read deadline, caps how many are open, skips
+ * connections that fail before they are accepted, backs off when accept
+ * runs out of resources (EMFILE...), closes lingeringly so the reply
+ * survives a client's extra bytes, and shuts down gracefully. The program
+ * around it (flags, logs, signals) is `server.ts`.
+ *
+ * @module
+ */
+
+import { IncompleteReadError, type Reader, recvAll, sendAll } from "./recv_all.ts";
+import {
+  acceptErrorKind,
+  closeQuietly,
+  type Conn,
+  formatAddr,
+  type Listener,
+  type NetAddr,
+  toNetError,
+} from "./net.ts";
+import { listen } from "./runtime/deno.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_REPLY,
+  DEFAULT_TIMEOUT,
+  MESSAGE_LENGTH,
+} from "./protocol.ts";
+import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
+import { Burst } from "./internal/burst.ts";
+import { toBytes } from "./internal/bytes.ts";
+import { checkDuration, checkWhole } from "./internal/checks.ts";
+
+/** Options for {@linkcode serve}. Durations are in milliseconds. */
+export interface ServeOptions {
+  /** The address to listen on. Default `127.0.0.1`; `0.0.0.0` or `::` is
+   * every interface. */
+  hostname?: string;
+  /** The port; 0 picks a free one. Default 1060. */
+  port?: number;
+  /** How many octets each client sends. Default 16. */
+  messageLength?: number;
+  /** The reply, as text (UTF-8) or bytes. Default `Farewell, client`. */
+  reply?: string | Uint8Array;
+  /** The deadline: a connection whose exchange (its whole message, then
+   * the reply) has not finished this long after it was accepted is closed.
+   * Default 10,000. */
+  timeout?: number;
+  /** Lingering close, as nginx and Apache do it: after the reply the server
+   * sends FIN, then reads and discards what the client still sends until
+   * the client closes, for at most this long (and 1 MiB), then closes.
+   * Closing at once with the client's extra bytes unread (a newline after
+   * the message, say) would send a reset, which can destroy the reply
+   * before the client reads it. 0 closes at once. Default 2,000. */
+  linger?: number;
+  /** At most this many connections are open at once; beyond it the server
+   * stops accepting and the kernel's backlog holds newcomers. Default
+   * 10,000. */
+  maxConnections?: number;
+  /** Called with events, for logs. Leave it out and no event is built.
+   * An exception it throws is ignored: logging must not stop serving. */
+  onEvent?: (event: ServerEvent) => void;
+  /** Which events to build: `all` (the default) tells each exchange's
+   * story; `problems` only failures, timeouts, the cap and accept errors,
+   * so a busy server does no logging work per good exchange. */
+  events?: "all" | "problems";
+}
+
+/** What happened, for logs. Peers are `host:port` strings, or
+ * `unknown peer` where the runtime could not tell. */
+export type ServerEvent =
+  | { type: "accepted"; peer: string; local: string }
+  | { type: "message"; peer: string; message: Uint8Array }
+  | { type: "replied"; peer: string }
+  | {
+    type: "failed";
+    peer: string;
+    bytes: number;
+    expected: number;
+    error: Error;
+  }
+  | {
+    type: "timeout";
+    peer: string;
+    bytes: number;
+    expected: number;
+    timeout: number;
+  }
+  | { type: "cap-reached"; maxConnections: number }
+  | { type: "cap-released"; open: number }
+  | { type: "accept-error"; error: Error; retryIn: number }
+  | { type: "accept-resumed" }
+  | { type: "accept-skipped"; error: Error }
+  | { type: "accept-skipped-total"; count: number };
+
+/** Counts of finished connections, and the ones still open. */
+export interface ServerStats {
+  /** Connections that got their reply. */
+  served: number;
+  /** Connections that ended early: EOF, reset, or cut off by shutdown. */
+  failed: number;
+  /** Connections closed by the read deadline. */
+  timedOut: number;
+  /** Connections that failed before they could be accepted (reset while
+   * waiting in the backlog...): skipped. */
+  skipped: number;
+  /** Connections open now, lingering ones included. */
+  open: number;
+}
+
+/** A running server. */
+export interface Server {
+  /** The address it listens on, with the real port. */
+  readonly addr: NetAddr;
+  /** Live counts. */
+  readonly stats: Readonly<ServerStats>;
+  /**
+   * Stops accepting at once (new connections are refused), lets open
+   * exchanges finish for up to `grace` milliseconds, then closes the rest.
+   * Calling it again returns the same promise; with a grace of 0 it also
+   * closes the open exchanges at once.
+   *
+   * @param grace How long open exchanges may take. Default 5,000.
+   * @returns The final counts.
+   */
+  shutdown(grace?: number): Promise<ServerStats>;
+  /** Settles when the server has stopped: after `shutdown()`, or rejects
+   * if the listening socket failed. */
+  readonly finished: Promise<ServerStats>;
+}
+
+/** One connection being served; also the reader that counts its bytes. */
+class Exchange implements Reader, Timed {
+  received = 0;
+  /** Why the server closed it before it finished, if it did. */
+  cut?: "timeout" | "shutdown";
+  /** Its place in the server's {@linkcode DeadlineQueue}. */
+  deadline = 0;
+  prev?: Timed;
+  next?: Timed;
+  queued?: boolean;
+
+  constructor(readonly conn: Conn) {}
+
+  read(p: Uint8Array): Promise<number | null> {
+    return this.conn.read(p).then((n) => {
+      if (n) this.received += n;
+      return n;
+    });
+  }
+
+  /** Reads the message. A client's message nearly always comes in one
+   * segment, so one plain read usually ends it (no counting wrapper, no
+   * recvAll loop held per waiting connection); recvAll reads the rest. */
+  async receive(length: number): Promise<Uint8Array> {
+    const message = new Uint8Array(length);
+    if (length === 0) return message;
+    const n = await this.conn.read(message);
+    if (n === null) throw new IncompleteReadError(message.subarray(0, 0), length);
+    this.received = n;
+    if (n < length) {
+      try {
+        await recvAll(this, length - n, { buffer: message.subarray(n) });
+      } catch (err) {
+        // Told of the whole message, not of the rest.
+        if (!(err instanceof IncompleteReadError)) throw err;
+        throw new IncompleteReadError(message.slice(0, this.received), length);
+      }
+    }
+    return message;
+  }
+}
+
+const BACKOFF_MIN = 5;
+const BACKOFF_MAX = 1000;
+/** How long the cap, or skipped connections, must go unhit before the
+ * burst is logged as over. */
+const QUIET = 1000;
+/** The most a lingering close reads and discards. */
+const LINGER_BYTES = 1 << 20;
+
+/**
+ * Starts the server and resolves once it is listening.
+ *
+ * @param options Where to listen, the protocol's sizes, limits, logging.
+ * @returns The running server.
+ * @throws {NetError} If it cannot listen (`EADDRINUSE`, `EACCES`...).
+ * @throws {RangeError} If an option is out of range, or the host is empty.
+ *
+ * @example Serving one exchange on a free port
+ * ```ts
+ * import { serve } from "./serve.ts";
+ * import { request } from "./request.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = await serve({ port: 0 });
+ * const { reply } = await request({ port: server.addr.port });
+ * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
+ * const stats = await server.shutdown();
+ * assert.equal(stats.served, 1);
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<Server> {
+  const settings: Settings = {
+    length: options.messageLength ?? MESSAGE_LENGTH,
+    reply: toBytes(options.reply ?? DEFAULT_REPLY),
+    timeout: options.timeout ?? DEFAULT_TIMEOUT,
+    linger: options.linger ?? 2000,
+    maxConnections: options.maxConnections ?? 10_000,
+    emit: options.onEvent && guarded(options.onEvent),
+    story: options.events !== "problems",
+  };
+  checkWhole("messageLength", settings.length, 0);
+  checkDuration("timeout", settings.timeout);
+  checkDuration("linger", settings.linger, true);
+  checkWhole("maxConnections", settings.maxConnections, 1);
+  const listener = await listen({
+    hostname: options.hostname ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_PORT,
+  });
+  return new TcpServer(listener, settings);
+}
+
+/** A listener that throws must not take the server down with it. */
+function guarded(onEvent: (event: ServerEvent) => void): (event: ServerEvent) => void {
+  return (event) => {
+    try {
+      onEvent(event);
+    } catch {
+      // Ignored, as documented on ServeOptions.onEvent.
+    }
+  };
+}
+
+/** {@linkcode ServeOptions}, checked, with their defaults. */
+interface Settings {
+  length: number;
+  reply: Uint8Array;
+  timeout: number;
+  linger: number;
+  maxConnections: number;
+  /** Where events go, if anywhere. */
+  emit?: (event: ServerEvent) => void;
+  /** Whether each exchange's story is told, or problems only. */
+  story: boolean;
+}
+
+/**
+ * The running server, split as Go's `http.Server` is: the accept loop with
+ * its back-off, one connection, the cap, graceful shutdown, closing now.
+ */
+class TcpServer implements Server {
+  readonly addr: NetAddr;
+  readonly stats: ServerStats = { served: 0, failed: 0, timedOut: 0, skipped: 0, open: 0 };
+  readonly finished: Promise<ServerStats>;
+  readonly #listener: Listener;
+  readonly #s: Settings;
+  /** Open exchanges, oldest first: their read deadlines on one timer. */
+  readonly #live: DeadlineQueue<Exchange>;
+  /** Replied-to connections in their lingering close, on a timer of their
+   * own. */
+  readonly #lingering: DeadlineQueue<Exchange>;
+  /** Bytes a lingering close discards go here, for every connection. */
+  readonly #discard = new Uint8Array(16 * 1024);
+  readonly #capped: Burst;
+  readonly #skips: Burst;
+  readonly #accepting: Promise<void>;
+  /** Wakes the accept loop when a slot or descriptor frees, or shutdown
+   * starts. */
+  #wake?: () => void;
+  #closing = false;
+  #drained?: () => void;
+  #stopping?: Promise<ServerStats>;
+  #graceTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(listener: Listener, settings: Settings) {
+    this.#listener = listener;
+    this.#s = settings;
+    this.addr = listener.addr;
+    const emit = settings.emit;
+    this.#live = new DeadlineQueue(settings.timeout, (x) => this.#cut(x, "timeout"));
+    this.#lingering = new DeadlineQueue(settings.linger || 1, (x) => closeQuietly(x.conn));
+    this.#capped = new Burst(
+      QUIET,
+      () => emit?.({ type: "cap-released", open: this.stats.open }),
+      () => this.stats.open < settings.maxConnections,
+    );
+    this.#skips = new Burst(QUIET, (count) => {
+      if (count > 1) emit?.({ type: "accept-skipped-total", count });
+    });
+    this.#accepting = this.#acceptLoop();
+    this.finished = this.#accepting.then(
+      () => this.#stopping ?? this.shutdown(),
+      async (err) => {
+        await this.shutdown(0);
+        throw err;
+      },
+    );
+    this.finished.catch(() => {}); // Reported to whoever awaits it.
+  }
+
+  /** Accepts until shutdown: at the cap it waits for a slot; a failed
+   * accept is skipped, backed off from, or the end, by its meaning. */
+  async #acceptLoop(): Promise<void> {
+    const emit = this.#s.emit;
+    let backoff = 0;
+    while (!this.#closing) {
+      if (this.stats.open >= this.#s.maxConnections) {
+        if (this.#capped.hit()) {
+          emit?.({ type: "cap-reached", maxConnections: this.#s.maxConnections });
+        }
+        await this.#pause();
+        continue;
+      }
+      let conn: Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (err) {
+        if (this.#closing) break;
+        const kind = acceptErrorKind(err);
+        if (kind === "listener") throw toNetError(err, "accept", this.addr);
+        if (kind === "connection") {
+          // Its own failure, not the listener's: on to the next one.
+          this.stats.skipped++;
+          if (this.#skips.hit()) emit?.({ type: "accept-skipped", error: err as Error });
+          continue;
+        }
+        // Out of descriptors or memory, or not known: back off.
+        backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX) : BACKOFF_MIN;
+        if (backoff === BACKOFF_MIN) {
+          emit?.({ type: "accept-error", error: err as Error, retryIn: backoff });
+        }
+        await this.#pause(backoff);
+        continue;
+      }
+      if (backoff) {
+        backoff = 0;
+        emit?.({ type: "accept-resumed" });
+      }
+      this.stats.open++;
+      this.#serveConn(conn);
+    }
+  }
+
+  /** Waits for a freed slot or descriptor, shutdown, or `ms` if given. */
+  async #pause(ms?: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (ms !== undefined) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+  }
+
+  /** One connection: the message, the reply, the lingering close; every
+   * failure logged and counted, never thrown. */
+  async #serveConn(conn: Conn): Promise<void> {
+    const { length, emit } = this.#s;
+    const story = this.#s.story ? emit : undefined;
+    const x = new Exchange(conn);
+    this.#live.add(x);
+    const peer = story && peerOf(conn);
+    try {
+      story?.({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
+      const message = await x.receive(length);
+      story?.({ type: "message", peer: peer!, message });
+      await sendAll(conn, this.#s.reply);
+      this.#live.delete(x);
+      this.stats.served++;
+      story?.({ type: "replied", peer: peer! });
+      if (this.#s.linger > 0) await this.#linger(x);
+    } catch (err) {
+      this.#live.delete(x);
+      closeQuietly(conn);
+      if (x.cut === "timeout") {
+        this.stats.timedOut++;
+        emit?.({
+          type: "timeout",
+          peer: peerOf(conn),
+          bytes: x.received,
+          expected: length,
+          timeout: this.#s.timeout,
+        });
+      } else {
+        this.stats.failed++;
+        emit?.({
+          type: "failed",
+          peer: peerOf(conn),
+          bytes: x.received,
+          expected: length,
+          error: x.cut === "shutdown"
+            ? new Error("cut off by shutdown")
+            : toNetError(err, x.received < length ? "read" : "write", conn.remoteAddr) as Error,
+        });
+      }
+    } finally {
+      closeQuietly(conn);
+      // A freed slot (cap) or descriptor (EMFILE back-off) lets the accept
+      // loop go on; it checks again for itself.
+      this.stats.open--;
+      this.#wake?.();
+      if (this.stats.open === 0) this.#drained?.();
+    }
+  }
+
+  /** Replied to: FIN, then read and discard until the client closes, the
+   * linger time passes, or 1 MiB has come. Never throws. */
+  async #linger(x: Exchange): Promise<void> {
+    this.#lingering.add(x);
+    try {
+      await x.conn.closeWrite();
+      let total = 0;
+      while (total < LINGER_BYTES) {
+        const n = await x.conn.read(this.#discard);
+        if (n === null) break;
+        total += n;
+      }
+    } catch {
+      // Reset, or closed by the linger timer or shutdown: the reply is out.
+    } finally {
+      this.#lingering.delete(x);
+    }
+  }
+
+  #cut(x: Exchange, why: "timeout" | "shutdown"): void {
+    this.#live.delete(x);
+    this.#lingering.delete(x);
+    x.cut = why;
+    closeQuietly(x.conn);
+  }
+
+  /** Closes every open connection now. */
+  #cutAll(): void {
+    for (const queue of [this.#live, this.#lingering]) {
+      for (let x = queue.first; x; x = queue.first) this.#cut(x, "shutdown");
+    }
+  }
+
+  shutdown(grace = 5000): Promise<ServerStats> {
+    if (this.#stopping) {
+      if (grace === 0) {
+        clearTimeout(this.#graceTimer);
+        this.#cutAll();
+      }
+      return this.#stopping;
+    }
+    this.#closing = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed by a fatal accept error.
+    }
+    this.#wake?.();
+    this.#graceTimer = setTimeout(() => this.#cutAll(), grace);
+    return this.#stopping = (async () => {
+      await this.#accepting.catch(() => {});
+      if (this.stats.open > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      clearTimeout(this.#graceTimer);
+      this.#capped.finish();
+      this.#skips.finish();
+      this.#live.close();
+      this.#lingering.close();
+      return { ...this.stats };
+    })();
+  }
+}
+
+/** The peer as logs name it. */
+function peerOf(conn: Conn): string {
+  return conn.remoteAddr.hostname ? formatAddr(conn.remoteAddr) : "unknown peer";
+}
