@@ -29,10 +29,15 @@ const ROOT = new URL("..", import.meta.url);
 const PROGRAMS = ["server", "client"] as const;
 const BUN = new URL("node_modules/bun/bin/bun.exe", ROOT).pathname;
 
-/** A failure the user can act on: one line on stderr, then exit 1. */
-class CompileError extends Error {}
-function fail(message: string): never {
-  throw new CompileError(message);
+/** A failure the user can act on: one line on stderr, then exit 1 (2 for
+ * a usage error, as the programs do). */
+class CompileError extends Error {
+  constructor(message: string, readonly code = 1) {
+    super(message);
+  }
+}
+function fail(message: string, code?: number): never {
+  throw new CompileError(message, code);
 }
 
 /** Runs a command; resolves to its exit code and its last line of stderr. */
@@ -133,14 +138,14 @@ async function main(): Promise<void> {
       strict: true,
     }));
   } catch (err) {
-    fail(
-      `${
-        (err as Error).message.split("\n")[0]
-      } (usage: deno task compile [--download] [--out DIR])`,
-    );
+    const message = (err as Error).message.split("\n")[0];
+    fail(`${message} (usage: deno task compile [--download] [--out DIR])`, 2);
   }
+  // deno task runs in deno.json's folder: a relative --out is from where it
+  // was invoked (INIT_CWD).
+  const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
   const outDir = values.out
-    ? new URL(values.out, `file://${Deno.cwd()}/`).pathname.replace(/\/$/, "")
+    ? new URL(values.out, `file://${cwd}/`).pathname.replace(/\/$/, "")
     : new URL("dist", ROOT).pathname;
   const denort = Deno.env.get("DENORT_BIN");
   const route = denort || values.download ? "deno compile" : "bun build --compile";
@@ -230,5 +235,5 @@ try {
 } catch (err) {
   if (!(err instanceof CompileError)) throw err;
   console.error(`compile: ${err.message}`);
-  Deno.exit(1);
+  Deno.exit(err.code);
 }

@@ -20,7 +20,7 @@ const task = (args: string[]) => [process.execPath, "task", "compile", ...args];
 const errors = (stderr: string[]) => stderr.filter((line) => !line.startsWith("Task compile "));
 
 test(
-  "deno task compile with a DENORT_BIN that is not a denort stops with one line, leaving nothing",
+  "deno task compile with a DENORT_BIN that is not a denort, or an unknown option, stops with one line",
   {
     skip,
   },
@@ -53,6 +53,12 @@ test(
         `Deno ${process.versions.deno}, or unset it to build with Bun`,
       ]);
       assert.deepEqual(readdirSync(out), []);
+
+      const usage = await runCommand(task(["--out", out, "--bogus"]), [], { cwd: ROOT });
+      assert.equal(usage.code, 2);
+      assert.deepEqual(errors(usage.stderr), [
+        "compile: Unknown option '--bogus' (usage: deno task compile [--download] [--out DIR])",
+      ]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
