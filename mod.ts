@@ -26,13 +26,18 @@
  */
 
 export {
+  type ByteSink,
   type ByteSource,
   IncompleteReadError,
+  type NodeListener,
+  type NodeReadable,
+  type NodeWritable,
   NoProgressError,
   type Reader,
   recvAll,
   type RecvAllOptions,
   sendAll,
+  type SendAllOptions,
   type Writer,
 } from "./recv_all.ts";
 export {

@@ -2,10 +2,13 @@
 // TypeScript for ESM and .d.ts, esbuild for the CommonJS copy (both pinned
 // in package.json's devDependencies).
 //
-//   npm/esm/     the library as ES modules, with .d.ts
+//   npm/esm/     the library as ES modules, with .d.ts (and web.d.ts: below)
 //   npm/cjs/     the same modules as CommonJS (.cjs, .d.cts), for require()
 //   npm/bin/     tcp-sixteen-server and tcp-sixteen-client
 //   npm/test/    the test suite, compiled against npm/esm (not shipped)
+//
+// The build ends by type-checking two consumers of the package (one with no
+// types but ES2022's, one with @types/node): it fails if they do not compile.
 //
 // The one difference from the Deno sources is the runtime mapping:
 // `runtime/deno.ts` becomes `runtime/node.ts` (dnt's `mappings`), so the
@@ -14,11 +17,15 @@
 
 import ts from "typescript";
 import * as esbuild from "esbuild";
+import { MAPPINGS } from "./runtime_mapping.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("npm/", ROOT);
+/** The project's public repository: package.json's repository, homepage and
+ * bugs come from it. UNCONFIRMED: no public URL has been chosen yet; set
+ * the real one here (the only place it is written) before publishing. */
+const REPOSITORY = "https://github.com/tcp-sixteen/tcp-sixteen";
 const STAGE = new URL(".stage/", OUT);
-const MAPPINGS: Record<string, string> = { "runtime/deno.ts": "runtime/node.ts" };
 const BINS = { "tcp-sixteen-server": "server", "tcp-sixteen-client": "client" } as const;
 
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
@@ -96,30 +103,109 @@ function compile(): void {
     for (const entry of walk(new URL(`${dir}/`, STAGE))) files.push(entry);
   }
   files.push(new URL("globals.d.ts", STAGE).pathname);
-  const program = ts.createProgram(files, {
+  const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     rewriteRelativeImportExtensions: true,
     lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
     types: ["node"],
-    typeRoots: [new URL("node_modules/@types", ROOT).pathname],
+    typeRoots: [TYPE_ROOTS],
     declaration: true,
     strict: true,
     skipLibCheck: true,
     rootDir: STAGE.pathname,
     outDir: OUT.pathname,
     newLine: ts.NewLineKind.LineFeed,
-  });
+  };
+  const program = ts.createProgram(files, options, cachingHost(options));
   const result = program.emit();
-  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
-  if (diagnostics.length > 0) {
-    console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, {
-      getCanonicalFileName: (f) => f,
-      getCurrentDirectory: () => STAGE.pathname,
-      getNewLine: () => "\n",
-    }));
-    throw new Error(`tsc: ${diagnostics.length} errors`);
+  report([...ts.getPreEmitDiagnostics(program), ...result.diagnostics], STAGE.pathname);
+}
+
+const TYPE_ROOTS = new URL("node_modules/@types", ROOT).pathname;
+
+/** The library files (lib.*.d.ts, @types/node) parsed once for the build's
+ * programs: the package's and its consumers'. */
+const parsed = new Map<string, ts.SourceFile | undefined>();
+function cachingHost(options: ts.CompilerOptions): ts.CompilerHost {
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile;
+  host.getSourceFile = (file, ...rest) => {
+    if (!file.includes("/node_modules/")) return getSourceFile.call(host, file, ...rest);
+    if (!parsed.has(file)) parsed.set(file, getSourceFile.call(host, file, ...rest));
+    return parsed.get(file);
+  };
+  return host;
+}
+
+/** Fails the build on TypeScript errors, showing them. */
+function report(diagnostics: readonly ts.Diagnostic[], dir: string): void {
+  if (diagnostics.length === 0) return;
+  console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => dir,
+    getNewLine: () => "\n",
+  }));
+  throw new Error(`tsc: ${diagnostics.length} errors`);
+}
+
+/** Type-checks the built package as its consumers will, each as an ES
+ * module (esm/*.d.ts) and a CommonJS one (cjs/*.d.cts): with ES2022's types
+ * only, neither the DOM lib nor @types/node (web.d.ts declares the Web
+ * globals the API names); and with @types/node, passing a net.Socket to
+ * recvAll and sendAll. Their files import the package by its name, from
+ * inside it. */
+async function checkConsumers(): Promise<void> {
+  const dir = new URL(".consumer/", OUT);
+  const uses = 'export * from "tcp-sixteen";\n' +
+    "export const signal: AbortSignal | undefined = undefined;\n";
+  await write(new URL("esm.mts", dir), uses);
+  await write(new URL("cjs.cts", dir), uses);
+  await write(
+    new URL("socket.mts", dir),
+    'import net from "node:net";\nimport { recvAll, sendAll } from "tcp-sixteen";\n' +
+      "const socket = new net.Socket();\n" +
+      "export const read = recvAll(socket, 16);\n" +
+      "export const written = sendAll(socket, new Uint8Array(16));\n",
+  );
+  const base: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ["lib.es2022.d.ts"],
+    strict: true,
+    noEmit: true,
+    types: [],
+    typeRoots: [TYPE_ROOTS],
+  };
+  const consumers: [ts.CompilerOptions, string[]][] = [
+    [{}, ["esm.mts", "cjs.cts"]],
+    [{ types: ["node"] }, ["esm.mts", "cjs.cts", "socket.mts"]],
+  ];
+  try {
+    for (const [options, files] of consumers) {
+      const all = { ...base, ...options };
+      const program = ts.createProgram(
+        files.map((f) => new URL(f, dir).pathname),
+        all,
+        cachingHost(all),
+      );
+      // The package's files and the consumer's; not the libraries' (slow).
+      const ours = program.getSourceFiles().filter((file) =>
+        file.fileName.startsWith(OUT.pathname)
+      );
+      report([
+        ...program.getOptionsDiagnostics(),
+        ...program.getGlobalDiagnostics(),
+        ...ours.flatMap((file) => [
+          ...program.getSyntacticDiagnostics(file),
+          ...program.getSemanticDiagnostics(file),
+        ]),
+      ], dir.pathname);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -171,6 +257,40 @@ async function commonjs(): Promise<void> {
   }
 }
 
+/** The Web globals the API's types name. Declared empty, so that a
+ * consumer's types compile with neither the DOM lib nor @types/node; with
+ * either, these merge with the real declarations. */
+const WEB_GLOBALS = `// The Web globals tcp-sixteen's types name, declared empty so that they
+// compile with neither the DOM lib nor @types/node: with either, these merge
+// with the real declarations; without, they accept any object.
+export {};
+declare global {
+  interface AbortSignal {}
+  interface ReadableStream<R = any> {}
+  interface ReadableStreamBYOBReader {}
+}
+`;
+const WEB_NAMES = /\b(AbortSignal|ReadableStream|ReadableStreamBYOBReader)\b/;
+
+/** Writes web.d.ts (and web.d.cts) and references it from every declaration
+ * file that names one of its globals. */
+async function webGlobals(): Promise<void> {
+  await write(new URL("esm/web.d.ts", OUT), WEB_GLOBALS);
+  await write(new URL("cjs/web.d.cts", OUT), WEB_GLOBALS);
+  for (const dir of ["esm", "cjs"]) {
+    for (const file of walk(new URL(`${dir}/`, OUT))) {
+      if (!/\.d\.c?ts$/.test(file) || /\/web\.d\.c?ts$/.test(file)) continue;
+      const text = await Deno.readTextFile(file);
+      if (!WEB_NAMES.test(text)) continue;
+      const up = "../".repeat(
+        file.slice(new URL(`${dir}/`, OUT).pathname.length).split("/").length - 1,
+      );
+      const web = `${up || "./"}web.d.${dir === "esm" ? "ts" : "cts"}`;
+      await Deno.writeTextFile(file, `/// <reference path="${web}" />\n${text}`);
+    }
+  }
+}
+
 /** `text` with its relative import specifiers ending in `ext`. */
 function withExtension(text: string, ext: string): string {
   return text.replace(
@@ -189,6 +309,7 @@ function entry(path: string) {
 }
 
 async function packageFiles(): Promise<void> {
+  const subpaths = Object.entries(exportsMap).filter(([key]) => key !== ".");
   const pkg = {
     name: "tcp-sixteen",
     version: config.version,
@@ -199,12 +320,25 @@ async function packageFiles(): Promise<void> {
     engines: { node: ">=20.19" },
     main: "./cjs/mod.cjs",
     types: "./esm/mod.d.ts",
-    exports: Object.fromEntries(
-      Object.entries(exportsMap).map(([key, path]) => [key, entry(path)]),
-    ),
+    exports: {
+      ...Object.fromEntries(Object.entries(exportsMap).map(([key, path]) => [key, entry(path)])),
+      "./package.json": "./package.json",
+    },
+    // TypeScript's old `node10` resolution reads no `exports`: this maps
+    // the subpaths, if any (`tcp-sixteen/x`), to their types.
+    ...(subpaths.length > 0 && {
+      typesVersions: {
+        "*": Object.fromEntries(
+          subpaths.map(([key, path]) => [key.slice(2), [entry(path).import.types]]),
+        ),
+      },
+    }),
     bin: Object.fromEntries(Object.keys(BINS).map((name) => [name, `./bin/${name}.js`])),
     files: ["esm/", "cjs/", "bin/"],
     keywords: ["tcp", "socket", "recvall", "sendall", "tutorial"],
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    homepage: `${REPOSITORY}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
     sideEffects: false,
   };
   await write(new URL("package.json", OUT), JSON.stringify(pkg, null, 2) + "\n");
@@ -216,7 +350,8 @@ async function packageFiles(): Promise<void> {
       0o755,
     );
   }
-  await Deno.copyFile(new URL("README.md", ROOT), new URL("README.md", OUT));
+  // The package's README is written for npm users, not this repository's.
+  await Deno.copyFile(new URL("README.npm.md", ROOT), new URL("README.md", OUT));
   await Deno.copyFile(new URL("LICENSE", ROOT), new URL("LICENSE", OUT));
 }
 
@@ -237,7 +372,9 @@ for (const file of walk(new URL("test/", OUT))) {
   if (file.endsWith(".d.ts")) await Deno.remove(file);
 }
 await commonjs();
+await webGlobals();
 await packageFiles();
+await checkConsumers();
 console.log(
   `build:npm: wrote npm/ (tcp-sixteen@${config.version}) in ${
     Math.round(performance.now() - started)

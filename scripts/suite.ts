@@ -101,6 +101,7 @@ const onDeno = run(deno, [
   "--allow-net",
   "--allow-run",
   "--allow-read",
+  "--allow-write",
   "--allow-env",
   "--doc",
   "--parallel",

@@ -3,7 +3,7 @@
 // the suite runs against the built package (npm/test), not on Deno.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,35 @@ const onDeno = "Deno" in globalThis;
 const onBun = "Bun" in globalThis;
 /** The package's folder: npm/ when this runs as npm/test/package_test.js. */
 const PACKAGE = new URL("..", import.meta.url).pathname;
+/** The repository's node_modules: the tools the suite runs (tsc, attw...). */
+const TOOLS = new URL("../../node_modules/", import.meta.url).pathname;
+const onlyOnNode = (onDeno || onBun) && "checks of the built package: run once, on Node";
+/** Settings for a user's npm, in `dir`: not this machine's, nor the ones
+ * `npm test` passes down as npm_config_* (such as .npmrc's bin-links=false). */
+function userNpm(dir: string): Record<string, string | undefined> {
+  writeFileSync(join(dir, "npmrc"), "");
+  const inherited = Object.keys(process.env).filter((key) => /^npm_config_/i.test(key));
+  return {
+    ...Object.fromEntries(inherited.map((key) => [key, undefined])),
+    NPM_CONFIG_USERCONFIG: join(dir, "npmrc"),
+    NPM_CONFIG_BIN_LINKS: "true",
+    NPM_CONFIG_UPDATE_NOTIFIER: "false",
+    NPM_CONFIG_FUND: "false",
+    NPM_CONFIG_AUDIT: "false",
+  };
+}
+
+/** Packs the package into `dir` with npm: the tarball's name and files. */
+async function pack(
+  dir: string,
+  env: Record<string, string | undefined>,
+): Promise<{ filename: string; files: { path: string }[] }> {
+  const run = await runCommand(["npm", "pack", "--json", "--pack-destination", dir], [PACKAGE], {
+    env,
+  });
+  assert.equal(run.code, 0, run.stderr.join("\n"));
+  return JSON.parse(run.stdout.join("\n"))[0];
+}
 
 test("the package loads with require() and with import, with the same API", {
   skip: onDeno && "the npm package's module formats; Deno runs the sources",
@@ -27,6 +56,11 @@ test("the package loads with require() and with import, with the same API", {
   // The library only: the programs are the bins, not part of the API.
   assert.equal(esm.cli, undefined);
   assert.equal(esm.main, undefined);
+  const pkg = require(`${name}/package.json`); // An export of its own.
+  assert.equal(pkg.name, name);
+  assert.match(pkg.repository.url, /^git\+https:\/\/\S+\.git$/);
+  assert.equal(pkg.homepage, `${pkg.repository.url.slice(4, -4)}#readme`);
+  assert.equal(pkg.bugs.url, `${pkg.repository.url.slice(4, -4)}/issues`);
   const server = await cjs.serve({ port: 0 });
   const { reply } = await cjs.request({ port: server.addr.port });
   assert.equal(new TextDecoder().decode(reply), "Farewell, client");
@@ -42,27 +76,8 @@ test(
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "tcp-sixteen-"));
     try {
-      // A user's npm, not this machine's settings, nor the ones `npm test`
-      // passes down as npm_config_* (such as .npmrc's bin-links=false).
-      writeFileSync(join(dir, "npmrc"), "");
-      const inherited = Object.keys(process.env).filter((key) => /^npm_config_/i.test(key));
-      const env = {
-        ...Object.fromEntries(inherited.map((key) => [key, undefined])),
-        NPM_CONFIG_USERCONFIG: join(dir, "npmrc"),
-        NPM_CONFIG_BIN_LINKS: "true",
-        NPM_CONFIG_UPDATE_NOTIFIER: "false",
-        NPM_CONFIG_FUND: "false",
-        NPM_CONFIG_AUDIT: "false",
-      };
-      const pack = await runCommand(
-        ["npm", "pack", "--json", "--pack-destination", dir],
-        [PACKAGE],
-        {
-          env,
-        },
-      );
-      assert.equal(pack.code, 0, pack.stderr.join("\n"));
-      const [{ filename, files }] = JSON.parse(pack.stdout.join("\n"));
+      const env = userNpm(dir);
+      const { filename, files } = await pack(dir, env);
       const paths: string[] = files.map((f: { path: string }) => f.path);
       for (const path of paths) {
         assert.match(
@@ -117,3 +132,52 @@ test(
     }
   },
 );
+
+test("attw and publint --strict find no problem in the packed package", {
+  skip: onlyOnNode,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tcp-sixteen-lint-"));
+  try {
+    const { filename } = await pack(dir, userNpm(dir));
+    const tarball = join(dir, filename);
+    const attw = await runCommand(
+      [process.execPath, join(TOOLS, "@arethetypeswrong/cli/dist/index.js")],
+      [tarball, "--format", "table-flipped", "--no-color"],
+      {},
+      60_000,
+    );
+    assert.equal(attw.code, 0, [...attw.stdout, ...attw.stderr].join("\n"));
+    assert(attw.stdout.some((line) => line.includes("No problems found")), attw.stdout.join("\n"));
+    const { publint } = await import("publint");
+    const { formatMessage } = await import("publint/utils");
+    const { messages, pkg } = await publint({
+      pack: { tarball: new Uint8Array(readFileSync(tarball)).buffer }, // Its folder: the tarball's.
+      strict: true,
+    });
+    assert.deepEqual(messages.map((m) => formatMessage(m, pkg)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the package's README examples run as written", {
+  skip: onDeno && "the npm README's examples: deno test --doc runs them on the sources",
+}, async () => {
+  const readme = readFileSync(join(PACKAGE, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/^```js( ignore)?\n([\s\S]*?)^```$/gm)].map((m) => m[2]);
+  assert(blocks.length >= 3, `${blocks.length} js blocks in README.md`);
+  // Inside the package's folder, so that "tcp-sixteen" resolves to it.
+  const dir = mkdtempSync(join(PACKAGE, "test", ".readme-"));
+  try {
+    await Promise.all(blocks.map(async (code, i) => {
+      const file = join(dir, `example${i}.${code.includes("require(") ? "cjs" : "mjs"}`);
+      writeFileSync(file, code);
+      const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
+      const run = await runCommand([process.execPath, file], [], {}, 20_000);
+      assert.equal(run.code, 0, `example ${i}:\n${code}\n${run.stderr.join("\n")}`);
+      assert.deepEqual(run.stdout.filter(Boolean), expected, `example ${i}:\n${code}`);
+    }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
