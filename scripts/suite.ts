@@ -129,7 +129,11 @@ const onNode = built
   ]).then((outcome) => tell("node", outcome, nodeReport(outcome.output)))
   : false;
 const onBun = built
-  ? run(`${ROOT}node_modules/bun/bin/bun.exe`, ["test", "--timeout", "120000", "./test/"], `${ROOT}npm`)
+  ? run(
+    `${ROOT}node_modules/bun/bin/bun.exe`,
+    ["test", "--timeout", "120000", "./test/"],
+    `${ROOT}npm`,
+  )
     .then((outcome) => tell("bun", outcome, bunReport(outcome.output)))
   : false;
 
