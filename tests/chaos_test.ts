@@ -18,7 +18,7 @@ function descriptors(pid: number): number | undefined {
   return ls.status === 0 ? ls.stdout.split("\n").filter(Boolean).length : undefined;
 }
 
-test(`server survives a seeded storm of 1,500 hostile peers (CHAOS_SEED=${seed})`, {
+test(`server survives a seeded storm of 3,000 hostile peers (CHAOS_SEED=${seed})`, {
   timeout: 60_000,
 }, async (t) => {
   const server = new Program(programCommand("server"), [
@@ -29,6 +29,8 @@ test(`server survives a seeded storm of 1,500 hostile peers (CHAOS_SEED=${seed})
     "--max-connections",
     "16",
     "--timeout",
+    "0.5",
+    "--linger",
     "0.5",
   ]);
   const replay = `replay with CHAOS_SEED=${seed}`;
@@ -50,14 +52,15 @@ test(`server survives a seeded storm of 1,500 hostile peers (CHAOS_SEED=${seed})
       }, "the descriptor count to settle");
     } else t.diagnostic("no /proc here: the descriptor count is not checked");
 
-    const [line] = await peers(["chaos", String(port), String(seed), "1500", "64", "20"], 60_000);
+    const [line] = await peers(["chaos", String(port), String(seed), "3000", "64", "20"], 60_000);
     const storm = JSON.parse(line);
     assert.deepEqual(storm.bad, [], `peers that played by the rules were let down; ${replay}`);
-    assert.equal(storm.peers, 1500, `not every peer ran in time; ${replay}`);
+    assert.equal(storm.peers, 3000, `not every peer ran in time; ${replay}`);
     assert.equal(server.child.exitCode, null, `the server exited during the storm; ${replay}`);
 
+    assert.equal(await exchange(port), "Farewell, client", `served after the storm; ${replay}`);
     if (before !== undefined) {
-      // Lingering closes of peers that never close end within 2 s.
+      // Lingering closes of peers that never close end within 0.5 s.
       await until(
         () => descriptors(pid)! <= before!,
         () => `descriptors to return to ${before}, not ${descriptors(pid)}; ${replay}`,
@@ -65,7 +68,6 @@ test(`server survives a seeded storm of 1,500 hostile peers (CHAOS_SEED=${seed})
       );
       assert.equal(descriptors(pid), before, replay);
     }
-    assert.equal(await exchange(port), "Farewell, client", `served after the storm; ${replay}`);
     assert.equal(await server.stop(), 0, replay);
   } finally {
     await server.stop("SIGKILL");
@@ -78,13 +80,17 @@ test(`server survives a seeded storm of 1,500 hostile peers (CHAOS_SEED=${seed})
       assert.fail(`a log line that is not JSON: ${line}; ${replay}`);
     }
   });
-  const shutdown = events.find((e) => e.event === "shutdown");
-  assert.equal(shutdown?.open, 0, `connections still open after the storm; ${replay}`);
+  if (descriptors(process.pid) !== undefined) {
+    // Once the descriptors have settled, nothing is open (our last
+    // exchange's lingering close included).
+    const shutdown = events.find((e) => e.event === "shutdown");
+    assert.equal(shutdown?.open, 0, `connections still open after the storm; ${replay}`);
+  }
   const stopped = events.at(-1);
   assert.equal(stopped.event, "stopped");
   assert.equal(
     stopped.served + stopped.failed + stopped.timedOut + stopped.skipped,
-    1502,
+    3002,
     `every connection counted once, the two exchanges of ours included; ${replay}`,
   );
 });

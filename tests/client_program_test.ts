@@ -13,6 +13,7 @@ import {
   noErrors,
   Program,
   programCommand,
+  PYTHON,
   resettingServer,
   runCommand,
   runProgram,
@@ -103,7 +104,7 @@ test("client --timeout exits 1 when the server never replies", async () => {
 
 test("client --timeout exits 1 when the connection is never accepted", async () => {
   const fixture = new URL("fixtures/full_backlog.py", import.meta.url).pathname;
-  const python = new Program(["python3", "-u", fixture], []);
+  const python = new Program([PYTHON, "-u", fixture], []);
   try {
     const [port] = await python.waitForLine(/^\d+$/);
     const started = Date.now();
@@ -249,7 +250,7 @@ test("client load mode counts EADDRNOTAVAIL when local ports run out", {
   const script = [
     "ip link set lo up",
     "echo '40000 40004' > /proc/sys/net/ipv4/ip_local_port_range",
-    "coproc python3 -c 'import socket,time; s=socket.socket(); " +
+    `coproc ${PYTHON} -c ` + "'import socket,time; s=socket.socket(); " +
     's.bind(("127.0.0.1",50000)); s.listen(64); print(flush=True); time.sleep(10)\'',
     'read -r _ <&"${COPROC[0]}"',
     client,

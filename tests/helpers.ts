@@ -1,6 +1,6 @@
 // Test helpers: run the command-line programs as the runtime under test runs
 // them, and drive raw sockets against a server.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
 import { type Conn, connect, ERROR_KINDS, listen, NetError, recvAll, sendAll } from "../mod.ts";
 
@@ -10,6 +10,12 @@ const ROOT = new URL("..", import.meta.url);
 export const onDeno = "Deno" in globalThis;
 /** Whether it runs on Bun (the built package). */
 export const onBun = "Bun" in globalThis;
+
+/** The Python the peers and the tutorial's program run on, found once:
+ * `python3` may be a version manager's shim that costs 0.3 s a start. */
+export const PYTHON: string =
+  spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" })
+    .stdout?.trim() || "python3";
 
 /** The tutorial's message, as bytes. */
 export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
@@ -300,7 +306,7 @@ export function finishHalves(conns: Conn[]): Promise<string[]> {
  * the end; resolves to their stdout lines. */
 export async function peers(args: string[], ms = 30_000): Promise<string[]> {
   const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
-  const ran = await runCommand(["python3", "-u", fixture], args, {}, ms);
+  const ran = await runCommand([PYTHON, "-u", fixture], args, {}, ms);
   if (ran.code !== 0) throw new Error(`peers.py ${args.join(" ")}: ${ran.stderr.join("\n")}`);
   return ran.stdout;
 }
@@ -310,7 +316,7 @@ export async function peers(args: string[], ms = 30_000): Promise<string[]> {
  * `Listening at 127.0.0.1:PORT` first. */
 export function resettingServer(count: number): Program {
   const fixture = new URL("fixtures/peers.py", import.meta.url).pathname;
-  return new Program(["python3", "-u", fixture], ["rst-server", "0", String(count)]);
+  return new Program([PYTHON, "-u", fixture], ["rst-server", "0", String(count)]);
 }
 
 /** Waits (at most `ms`) until `check()` is true. */
@@ -386,7 +392,7 @@ export function faulty(conn: Conn, k: number): Promise<void> {
 /** The tutorial's own program (tests/fixtures/tutorial.py, Python 3 with the
  * bytes unchanged) as `server` or `client`, on 127.0.0.1 and `port`. */
 export function tutorial(role: "server" | "client", port: number): Program {
-  return new Program(["python3", "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
+  return new Program([PYTHON, "-u", new URL("fixtures/tutorial.py", import.meta.url).pathname], [
     role,
     "127.0.0.1",
   ], { env: { PORT: String(port) } });

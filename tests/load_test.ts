@@ -19,6 +19,7 @@ import {
   faulty,
   noErrors,
   Program,
+  PYTHON,
   resettingServer,
   testServer,
 } from "./helpers.ts";
@@ -55,7 +56,7 @@ test("load() counts resets against a server that aborts every other connection",
   // Deno's close() sends FIN even with unread input, so the resetting
   // server is Python's, with SO_LINGER 0.
   const server = new Program([
-    "python3",
+    PYTHON,
     "-c",
     `
 import socket, struct

@@ -22,6 +22,7 @@ import {
   halfSent,
   MESSAGE,
   peers,
+  PYTHON,
   readToEnd,
   sendSlowly,
   sleep,
@@ -64,7 +65,7 @@ test("serve() logs a peer that leaves mid-message as IncompleteReadError and kee
 test("serve() survives a peer that resets the connection (SO_LINGER 0)", async () => {
   const { server, events, port } = await recorded();
   // Node and Deno cannot send RST on demand; Python can.
-  const python = spawn("python3", [
+  const python = spawn(PYTHON, [
     "-c",
     "import socket, struct, sys, time\n" +
     "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
