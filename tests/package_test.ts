@@ -126,7 +126,9 @@ test(
         `client: cannot connect to 127.0.0.1:${closed.addr.port}: connection refused — ` +
         "is the server running?",
       ]);
-      assert(elapsed < 5_000, `npx tcp-sixteen-client took ${elapsed} ms to fail`);
+      // Fails, rather than hanging as @deno/shim-deno's connect does; npx on a
+      // busy machine takes seconds to start.
+      assert(elapsed < 20_000, `npx tcp-sixteen-client took ${elapsed} ms to fail`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -410,11 +410,12 @@ test("serve() lingering close ends after 1 MiB for a client that keeps sending",
   const conn = await dial(port);
   await sendAll(conn, MESSAGE);
   assert.equal(decode(await recvAll(conn, 16)), "Farewell, client");
-  // 4 MiB more: the server discards 1 MiB, then closes (a reset, with
-  // the rest unread), long before the 60 s linger.
-  const flooding = sendAll(conn, new Uint8Array(4 << 20)).then(() => "sent", () => "stopped");
+  // 32 MiB more, more than loopback's buffers hold: the server discards
+  // 1 MiB, then closes (a reset, the rest unread), long before the 60 s
+  // linger.
+  const flooding = sendAll(conn, new Uint8Array(32 << 20)).then(() => "sent", () => "stopped");
   await until(() => server.stats.open === 0, "the byte bound to end the linger", 10_000);
-  assert.equal(await flooding, "stopped", "the server did not read all 4 MiB");
+  assert.equal(await flooding, "stopped", "the server did not read all 32 MiB");
   conn.close();
   await server.shutdown();
 });
