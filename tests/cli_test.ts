@@ -16,8 +16,8 @@ import {
 import { plural } from "../cli/text.ts";
 import { describe } from "../cli/run.ts";
 import { repr } from "../internal/bytes.ts";
-import { formatEvent } from "../server.ts";
-import { formatProgress, formatSummary } from "../client.ts";
+import { formatEvent, main as serverMain } from "../server.ts";
+import { formatProgress, formatSummary, main as clientMain } from "../client.ts";
 import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
 import { decode, sleep } from "./helpers.ts";
 
@@ -319,4 +319,87 @@ test("describe() adds what to do to a network failure, where there is something 
     describe(new IncompleteReadError(new Uint8Array(5), 16)),
     "socket closed 5 bytes into a 16-byte message",
   );
+});
+
+test("server and client main() refuse each wrong command line with one exact UsageError", async () => {
+  const cases = [
+    ["client", ["-p", "notaport"], "-p takes a port from 1 to 65535, got 'notaport'"],
+    ["client", ["-p", "65536"], "-p takes a port from 1 to 65535, got '65536'"],
+    ["client", ["--bogus"], "unknown option '--bogus'"],
+    ["client", ["-x"], "unknown option '-x'"],
+    ["client", ["--json=yes", "-n", "1"], "--json takes no value"],
+    ["client", ["-p"], "-p needs a value"],
+    ["client", ["a", "b"], "unexpected argument 'b'"],
+    [
+      "client",
+      ["--timeout", "0"],
+      "--timeout takes a number of seconds from 0.001 to 2147483, got '0'",
+    ],
+    [
+      "client",
+      ["--timeout", "-1"],
+      "--timeout takes a number of seconds from 0.001 to 2147483, got '-1'",
+    ],
+    ["client", ["-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
+    ["client", ["127.0.0.1:0"], "the PORT of HOST:PORT takes a port from 1 to 65535, got '0'"],
+    [
+      "client",
+      ["127.0.0.1:1060", "-p", "1060"],
+      "the port is given twice, in HOST:PORT and with -p: give it once",
+    ],
+    [
+      "client",
+      ["--reply", "x", "--reply-length", "1"],
+      "--reply and --reply-length: give one (--reply's length is read)",
+    ],
+    [
+      "client",
+      ["--message", "\\q"],
+      "--message: '\\q' is not an escape; use \\n, \\r, \\t, \\\\ or \\xHH",
+    ],
+    ["client", [""], "HOST is empty: give the server's address, such as 127.0.0.1"],
+    [
+      "server",
+      ["--timeout", "0.0001"],
+      "--timeout takes a number of seconds from 0.001 to 2147483, got '0.0001'",
+    ],
+    ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
+    [
+      "server",
+      ["--max-connections", "0"],
+      "--max-connections takes a whole number of at least 1, got '0'",
+    ],
+    ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],
+    [
+      "server",
+      ["--linger", "1s"],
+      "--linger takes a number of seconds from 0 to 2147483, got '1s'",
+    ],
+    [
+      "server",
+      [""],
+      "HOST is empty: give an address such as 127.0.0.1, or 0.0.0.0 for every interface",
+    ],
+    [
+      "server",
+      [":1060"],
+      "HOST is empty: give an address such as 127.0.0.1, or 0.0.0.0 for every interface",
+    ],
+    ["client", ["--concurrency", "4"], "--concurrency needs --count or --duration"],
+    ["client", ["--json"], "--json needs --count or --duration"],
+    ["client", ["--count", "0"], "--count takes a whole number of at least 1, got '0'"],
+    [
+      "client",
+      ["--duration", "-1"],
+      "--duration takes a number of seconds from 0.001 to 2147483, got '-1'",
+    ],
+    ["client", ["-n", "5", "-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
+  ] as const;
+  for (const [program, args, message] of cases) {
+    await assert.rejects(
+      (program === "server" ? serverMain : clientMain)([...args]),
+      { name: "UsageError", message },
+      `${program} ${args.join(" ")}`,
+    );
+  }
 });

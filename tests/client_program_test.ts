@@ -221,22 +221,6 @@ test("client load mode on SIGINT prints the summary so far and exits 130", async
   }
 });
 
-test("client load flags without --count or --duration are usage errors", async () => {
-  for (
-    const [args, message] of [
-      [["--concurrency", "4"], "--concurrency needs --count or --duration"],
-      [["--json"], "--json needs --count or --duration"],
-      [["--count", "0"], "--count takes a whole number of at least 1, got '0'"],
-      [["--duration", "-1"], "--duration"],
-      [["-n", "5", "-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
-    ] as const
-  ) {
-    const run = await runProgram("client", [...args]);
-    assert.equal(run.code, 2, args.join(" "));
-    assert(run.stderr[0].includes(message), `${run.stderr[0]} lacks ${message}`);
-  }
-});
-
 test("client load mode counts EADDRNOTAVAIL when local ports run out", {
   skip: !hasNetns && "needs unshare -rn and ip (a network namespace)",
 }, async () => {

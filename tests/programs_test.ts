@@ -50,68 +50,19 @@ test("server and client take a bracketed IPv6 host, as the server prints it", as
   }
 });
 
-test("usage errors: one exact line for each, how to get help, exit 2, the same on every runtime", async () => {
+test("usage errors: one line that names the flag, how to get help, exit 2, the same on every runtime", async () => {
+  // Every message is checked in process (cli_test); these show the whole
+  // output, as a person sees it.
   const cases = [
-    ["client", ["-p", "notaport"], "-p takes a port from 1 to 65535, got 'notaport'"],
-    ["client", ["-p", "65536"], "-p takes a port from 1 to 65535, got '65536'"],
     ["client", ["--bogus"], "unknown option '--bogus'"],
-    ["client", ["-x"], "unknown option '-x'"],
-    ["client", ["--json=yes", "-n", "1"], "--json takes no value"],
-    ["client", ["-p"], "-p needs a value"],
-    ["client", ["a", "b"], "unexpected argument 'b'"],
-    [
-      "client",
-      ["--timeout", "0"],
-      "--timeout takes a number of seconds from 0.001 to 2147483, got '0'",
-    ],
     [
       "client",
       ["--timeout", "-1"],
       "--timeout takes a number of seconds from 0.001 to 2147483, got '-1'",
     ],
-    ["client", ["-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
-    ["client", ["127.0.0.1:0"], "the PORT of HOST:PORT takes a port from 1 to 65535, got '0'"],
-    [
-      "client",
-      ["127.0.0.1:1060", "-p", "1060"],
-      "the port is given twice, in HOST:PORT and with -p: give it once",
-    ],
-    [
-      "client",
-      ["--reply", "x", "--reply-length", "1"],
-      "--reply and --reply-length: give one (--reply's length is read)",
-    ],
-    [
-      "client",
-      ["--message", "\\q"],
-      "--message: '\\q' is not an escape; use \\n, \\r, \\t, \\\\ or \\xHH",
-    ],
-    ["client", [""], "HOST is empty: give the server's address, such as 127.0.0.1"],
-    [
-      "server",
-      ["--timeout", "0.0001"],
-      "--timeout takes a number of seconds from 0.001 to 2147483, got '0.0001'",
-    ],
-    ["server", ["-p", "1.5"], "-p takes a port from 0 to 65535, got '1.5'"],
-    [
-      "server",
-      ["--max-connections", "0"],
-      "--max-connections takes a whole number of at least 1, got '0'",
-    ],
-    ["server", ["--log", "xml"], "--log takes human or json, got 'xml'"],
-    [
-      "server",
-      ["--linger", "1s"],
-      "--linger takes a number of seconds from 0 to 2147483, got '1s'",
-    ],
     [
       "server",
       [""],
-      "HOST is empty: give an address such as 127.0.0.1, or 0.0.0.0 for every interface",
-    ],
-    [
-      "server",
-      [":1060"],
       "HOST is empty: give an address such as 127.0.0.1, or 0.0.0.0 for every interface",
     ],
   ] as const;
