@@ -380,13 +380,15 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   return { addr: listener.addr, stats, shutdown, finished };
 }
 
-/** Accept errors that pass: out of descriptors or memory, or an aborted
- * handshake. Go's `http.Server` retries these; anything else is fatal. */
+/** Accept errors that pass: out of descriptors or memory, an aborted
+ * handshake, or a connection reset while it waited in the backlog (Deno,
+ * and our Node and Bun adapters, fail its accept with ENOTCONN). Go's
+ * `http.Server` retries these; anything else is fatal. */
 function isTransientAcceptError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === "EMFILE" || code === "ENFILE" || code === "ECONNABORTED" ||
     code === "ENOBUFS" || code === "ENOMEM" || code === "EAGAIN" ||
-    code === "EINTR" || code === "EPROTO";
+    code === "EINTR" || code === "EPROTO" || code === "ENOTCONN" || code === "ECONNRESET";
 }
 
 const USAGE = `usage: server [HOST] [-p PORT] [options]

@@ -1,7 +1,8 @@
 /**
  * Everything the library needs from Deno, in one place: sockets, arguments,
- * signals, exit. The npm build swaps this file for `node.ts`, which exports
- * the same names with the same types.
+ * signals, exit. The npm build swaps this file for `node.ts` on Node and
+ * `bun.ts` on Bun, which export the same names with the same types (the
+ * contract in `types.ts`).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   NetError,
   type NetErrorCode,
 } from "../net.ts";
+import type { Meets } from "./types.ts";
 
 /** Deno names some failures by class or text instead of a POSIX code. */
 function codeOf(err: unknown): NetErrorCode {
@@ -119,3 +121,6 @@ export function onShutdownSignal(
     Deno.removeSignalListener("SIGTERM", onTerm);
   };
 }
+
+// The type checker holds this file to the contract every runtime file meets.
+type _Checked = Meets<typeof import("./deno.ts")>;
