@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { listen, recvAll, sendAll } from "../mod.ts";
+import { parseCommandLine, UsageError } from "../cli.ts";
 import {
   closedPort,
   decode,
@@ -175,6 +176,43 @@ test("client --timeout exits 1 when the connection is never accepted", async () 
     assert(elapsed < 10_000, `took ${elapsed} ms`);
   } finally {
     await python.stop("SIGKILL");
+  }
+});
+
+test("parseCommandLine() takes long, long=value, short and grouped flags, and refuses unknown ones", () => {
+  const flags = {
+    port: { type: "string", short: "p" },
+    timeout: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    version: { type: "boolean", short: "V" },
+  } as const;
+  const parse = (argv: string[]) => parseCommandLine(argv, flags, 1);
+  assert.deepEqual(parse(["::1", "-p", "80", "--timeout=1.5", "-q"]), {
+    values: { port: "80", timeout: "1.5", quiet: true },
+    positionals: ["::1"],
+  });
+  assert.deepEqual(parse(["-p80", "--timeout", "-1"]).values, { port: "80", timeout: "-1" });
+  assert.deepEqual(parse(["-qVp", "1", "-p", "2"]).values, {
+    quiet: true,
+    version: true,
+    port: "2",
+  });
+  assert.deepEqual(parse(["--", "-q"]), { values: {}, positionals: ["-q"] });
+  for (
+    const [argv, message] of [
+      [["--bogus"], "Unknown option '--bogus'"],
+      [["-x"], "Unknown option '-x'"],
+      [["--port"], "Option '--port' needs a value"],
+      [["-qp"], "Option '-p, --port' needs a value"],
+      [["--quiet=yes"], "Option '--quiet' takes no value"],
+      [["--toString"], "Unknown option '--toString'"],
+      [["a", "b"], "unexpected argument 'b'"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parse([...argv]),
+      (err) => err instanceof UsageError && err.message === message,
+    );
   }
 });
 
