@@ -166,7 +166,7 @@ class BunConn extends QueuedConn<BunSocket> {
   }
 
   #failWrites(err: () => unknown): void {
-    for (const write of this.#writes.splice(0)) write.reject(err());
+    while (this.#writes.length > 0) this.#writes.shift()!.reject(err());
   }
 }
 
@@ -225,11 +225,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
           if (!remote) {
             // Reset while it waited in the backlog: no peer to serve or log.
             socket.terminate();
-            queue!.push({ error: notConnected() });
+            queue!.fail(notConnected());
             return;
           }
-          const conn = socket.data = new BunConn(socket, remote);
-          if (!queue!.push({ conn })) socket.pause();
+          queue!.push(socket.data = new BunConn(socket, remote));
         },
       },
     });

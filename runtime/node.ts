@@ -42,8 +42,13 @@ export { args, exit, onShutdownSignal, stderrIsTerminal, writeStderr };
 class NodeConn extends QueuedConn<net.Socket> {
   #closingWrite?: Promise<void>;
 
-  constructor(socket: net.Socket, remoteAddr: NetAddr) {
-    super(socket, remoteAddr);
+  /**
+   * @param socket The socket.
+   * @param remoteAddr Its peer.
+   * @param held Whether it is paused (accepted with `pauseOnConnect`).
+   */
+  constructor(socket: net.Socket, remoteAddr: NetAddr, held = false) {
+    super(socket, remoteAddr, held);
     const received = this.received;
     socket.on("data", (chunk: Uint8Array) => received.push(chunk));
     socket.on("end", () => received.end());
@@ -133,16 +138,16 @@ export function listen(options: ListenOptions): Promise<Listener> {
       const queue = new AcceptQueue({ hostname: address, port }, () => server.close());
       server.on("connection", (socket: net.Socket) => {
         const remote = peerAddr(socket.remoteAddress, socket.remotePort);
-        if (remote) queue.push({ conn: new NodeConn(socket, remote) });
+        if (remote) queue.push(new NodeConn(socket, remote, true));
         else {
           // Reset while it waited in the backlog: no peer to serve or log.
           socket.on("error", () => {}).destroy();
-          queue.push({ error: notConnected() });
+          queue.fail(notConnected());
         }
       });
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
-      server.on("error", (error) => queue.push({ error }));
+      server.on("error", (error) => queue.fail(error));
       resolve(queue);
     });
   });

@@ -171,9 +171,11 @@ export class ReadQueue {
   /** Drops what is unread and fails the waiting reads with `err` (our own
    * `close()`). */
   close(err: () => unknown): void {
-    this.#chunks = [];
-    this.buffered = 0;
-    for (const read of this.#reads.splice(0)) read.reject(err());
+    if (this.buffered > 0) {
+      this.#chunks = [];
+      this.buffered = 0;
+    }
+    while (this.#reads.length > 0) this.#reads.shift()!.reject(err());
   }
 
   /** Copies queued bytes into `p`, each byte once; resumes the socket when
@@ -242,6 +244,8 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   protected readonly socket: S;
   /** Our own close() was called. */
   protected closed = false;
+  /** Paused until accept() hands it out. */
+  #held: boolean;
   #localAddr?: NetAddr;
 
   /**
@@ -249,11 +253,14 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
    * @param remoteAddr Its peer, captured when it was accepted or connected:
    * Node and Bun forget it once the peer resets, before a server can log
    * it.
+   * @param held Whether the runtime made it paused (Node's
+   * `pauseOnConnect`), to be resumed by {@linkcode QueuedConn.start}.
    */
-  constructor(socket: S, remoteAddr: NetAddr) {
+  constructor(socket: S, remoteAddr: NetAddr, held = false) {
     this.socket = socket;
     this.remoteAddr = remoteAddr;
     this.received = new ReadQueue(socket);
+    this.#held = held;
   }
 
   // Asked of the runtime (getsockname) when first read, not for every
@@ -272,10 +279,18 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
     return this.received.read(p);
   }
 
-  /** Starts reading: called when `accept()` hands it out. An accepted
-   * socket waits paused until then, so its data waits in the kernel, as
-   * with Deno. */
+  /** Pauses it while it waits in an {@linkcode AcceptQueue}, so that its
+   * data waits in the kernel, as with Deno. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.socket.pause();
+  }
+
+  /** Starts reading, if it was held: called when `accept()` hands it out. */
   start(): void {
+    if (!this.#held) return;
+    this.#held = false;
     this.socket.resume();
   }
 
@@ -284,17 +299,23 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   abstract close(): void;
 }
 
+/** An accept error, as an {@linkcode AcceptQueue} holds it. */
+class AcceptFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * A listener with Deno's `accept()` shape over a runtime that accepts every
  * connection as it comes (neither Node nor Bun can stop without closing
  * the listener): the adapter {@linkcode AcceptQueue.push}es each
- * connection, or accept error, and `accept()` takes them in order.
+ * connection, or {@linkcode AcceptQueue.fail}s with an accept error, and
+ * `accept()` takes them in order.
  */
 export class AcceptQueue implements Listener {
   readonly addr: NetAddr;
   #stop: () => void;
   /** Connections, and accept errors, in arrival order. */
-  #ready: ({ conn: QueuedConn } | { error: unknown })[] = [];
+  #ready: (QueuedConn | AcceptFailure)[] = [];
   #accepts: { resolve(conn: Conn): void; reject(err: unknown): void }[] = [];
   #closed = false;
 
@@ -308,39 +329,45 @@ export class AcceptQueue implements Listener {
   }
 
   /**
-   * Hands a connection, or an accept error, to a waiting `accept()`, or
-   * queues it. After `close()`, a connection is closed instead.
+   * Hands a connection to a waiting `accept()`, or holds it (paused) until
+   * one comes. After `close()`, it is closed instead.
    *
-   * @returns Whether a waiting `accept()` took it; if not, the adapter
-   * pauses the connection until one does.
+   * @param conn The connection.
    */
-  push(item: { conn: QueuedConn } | { error: unknown }): boolean {
-    if (this.#closed) {
-      if ("conn" in item) item.conn.close();
-      return true;
-    }
+  push(conn: QueuedConn): void {
+    if (this.#closed) return conn.close();
     const accept = this.#accepts.shift();
-    if (accept) {
-      if ("conn" in item) {
-        item.conn.start();
-        accept.resolve(item.conn);
-      } else accept.reject(item.error);
-      return true;
+    if (!accept) {
+      conn.hold();
+      this.#ready.push(conn);
+      return;
     }
+    conn.start();
+    accept.resolve(conn);
+  }
+
+  /**
+   * Fails a waiting `accept()` with an accept error, or queues the error in
+   * arrival order.
+   *
+   * @param error The runtime's error.
+   */
+  fail(error: unknown): void {
+    if (this.#closed) return;
+    const accept = this.#accepts.shift();
+    if (accept) return accept.reject(error);
     // A burst of EMFILE is one error to the accept loop, not thousands.
-    const last = this.#ready.at(-1);
-    if ("error" in item && last && "error" in last) return false;
-    this.#ready.push(item);
-    return false;
+    if (this.#ready.at(-1) instanceof AcceptFailure) return;
+    this.#ready.push(new AcceptFailure(error));
   }
 
   accept(): Promise<Conn> {
     if (this.#closed) return Promise.reject(listenerClosed());
     const item = this.#ready.shift();
     if (!item) return new Promise((resolve, reject) => this.#accepts.push({ resolve, reject }));
-    if ("error" in item) return Promise.reject(item.error);
-    item.conn.start();
-    return Promise.resolve(item.conn);
+    if (item instanceof AcceptFailure) return Promise.reject(item.error);
+    item.start();
+    return Promise.resolve(item);
   }
 
   close(): void {
@@ -348,6 +375,6 @@ export class AcceptQueue implements Listener {
     this.#closed = true;
     this.#stop();
     for (const accept of this.#accepts.splice(0)) accept.reject(listenerClosed());
-    for (const item of this.#ready.splice(0)) if ("conn" in item) item.conn.close();
+    for (const item of this.#ready.splice(0)) if (item instanceof QueuedConn) item.close();
   }
 }
