@@ -1,12 +1,13 @@
 /**
  * End-to-end load benchmark. Starts each server on a free port — the
- * project's on Deno, the npm package's on Node, a minimal hand-written one
- * on each runtime (`baseline_deno.ts`, `baseline_node.mjs`) and a compiled C
- * one — drives it with the compiled C load generator (`c/loadgen.c`), and
- * prints one Markdown table:
+ * project's on Deno, the npm package's on Node and on Bun, a minimal
+ * hand-written one on each runtime (`baseline_deno.ts` on Deno.listen,
+ * `baseline_node.mjs` on node:net, `baseline_bun.mjs` on Bun.listen, and
+ * `baseline_node.mjs` run on Bun) and a compiled C one — drives it with the
+ * compiled C load generator (`c/loadgen.c`), and prints one Markdown table:
  *
+ * - exchanges/s, p50 and p99 latency with one exchange at a time (c=1);
  * - exchanges/s with `concurrency` in flight (64) and p99 latency there;
- * - p50 latency with one exchange at a time;
  * - server CPU per exchange: the server process's user + system time
  *   (`/proc/PID/stat`, in clock ticks of `getconf CLK_TCK`) over the
  *   concurrent window, divided by the exchanges in it;
@@ -18,15 +19,18 @@
  * (blocking connects, one at a time) while one good client makes
  * exchanges one at a time: its p50/p99, and the server's RSS.
  *
- * With `--client`, the project's client (`client.ts` in load mode) is also
- * run against each server, for exchanges/s beside the C generator's.
+ * With `--client`, a third table: the project's client in load mode
+ * (`client.ts` on Deno, the npm package's on Node and on Bun) against a
+ * fresh C server, beside the C load generator, `concurrency` in flight.
  *
  * The C programs are compiled with gcc into a temporary folder each time;
- * nothing built is kept. The Node servers need `npm run build:npm` first.
+ * nothing built is kept. The npm package (npm/) is built first if it is
+ * missing. Bun is the one the repository pins (node_modules/bun); without
+ * it the Bun rows are left out, and say so.
  *
  * Run it: `npm run deno -- run -A bench/load.ts [--seconds S] [--rounds N]
  * [--concurrency C] [--idle N] [--client] [--only REGEXP]` (defaults 2, 2,
- * 64, 10000: about 80 s in all; `--only` keeps the servers whose names
+ * 64, 10000: about 2 minutes in all; `--only` keeps the servers whose names
  * match, to compare two quickly).
  *
  * @module
@@ -61,10 +65,12 @@ if (!(Number(seconds) > 0 && Number(concurrency) >= 1 && rounds >= 1 && idle >= 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const deno = process.execPath;
 const node = "node";
-const npmServer = here("../npm/bin/tcp-sixteen-server.js");
-if (!existsSync(npmServer)) {
-  console.error("bench: npm/ is missing: run `npm run build:npm` first");
-  process.exit(2);
+const bun = here("../node_modules/bun/bin/bun.exe");
+const hasBun = existsSync(bun);
+const npmBin = (program: "server" | "client") => here(`../npm/bin/tcp-sixteen-${program}.js`);
+if (!existsSync(npmBin("server"))) {
+  console.error("bench: npm/ is missing: building it (deno task build:npm)");
+  execFileSync(deno, ["run", "-A", here("../scripts/build_npm.ts")], { stdio: "inherit" });
 }
 const build = mkdtempSync(join(tmpdir(), "tcp-sixteen-bench-"));
 const gcc = (name: string) => {
@@ -83,10 +89,29 @@ interface ServerSpec {
   command: (flags: string[]) => string[];
   /** The name of the server it is compared with. */
   baseline?: string;
+  /** Left out of the idle-connections table. */
+  noIdle?: boolean;
 }
 
 const BASELINE_DENO = "baseline_deno.ts (Deno.listen)";
 const BASELINE_NODE = "baseline_node.mjs (node:net)";
+const BASELINE_BUN = "baseline_bun.mjs (Bun.listen)";
+const C_SERVER = "C epoll server";
+const bunServers: ServerSpec[] = [
+  {
+    name: "npm tcp-sixteen-server -q (Bun)",
+    command: (flags) => [bun, npmBin("server"), "-q", "-p", "0", ...flags],
+    baseline: BASELINE_BUN,
+  },
+  { name: BASELINE_BUN, command: () => [bun, here("baseline_bun.mjs"), "0"] },
+  {
+    name: "baseline_node.mjs on Bun (node:net)",
+    command: () => [bun, here("baseline_node.mjs"), "0"],
+    // Compared with nothing there, and it has taken over a minute to take
+    // 10,000 connections (the run's time limit is three minutes).
+    noIdle: true,
+  },
+];
 const allServers: ServerSpec[] = [
   {
     name: "tcp-sixteen server.ts -q (Deno)",
@@ -101,11 +126,12 @@ const allServers: ServerSpec[] = [
   },
   {
     name: "npm tcp-sixteen-server -q (Node)",
-    command: (flags) => [node, npmServer, "-q", "-p", "0", ...flags],
+    command: (flags) => [node, npmBin("server"), "-q", "-p", "0", ...flags],
     baseline: BASELINE_NODE,
   },
   { name: BASELINE_NODE, command: () => [node, here("baseline_node.mjs"), "0"] },
-  { name: "C epoll server", command: () => [cServer, "0"] },
+  ...(hasBun ? bunServers : []),
+  { name: C_SERVER, command: () => [cServer, "0"] },
 ];
 
 const only = values.only === undefined ? undefined : new RegExp(values.only);
@@ -141,34 +167,39 @@ interface Summary {
   idleOpenMs?: number;
 }
 
-/** Runs a generator to its end (at most its duration plus 30 s) and parses
- * the JSON object it prints last. */
-function generate(command: string[]): Promise<Summary> {
+/** Runs a generator to its end (at most its duration plus 30 s, plus 5 ms
+ * an idle connection to open) and parses the JSON object it prints last. */
+function generate(command: string[], idleConnections = 0): Promise<Summary> {
   const child = start(command);
   let out = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (chunk: string) => (out += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), Number(seconds) * 1000 + 30_000);
+  const limit = Number(seconds) * 1000 + 30_000 + 5 * idleConnections;
+  const timer = setTimeout(() => child.kill("SIGKILL"), limit);
   return new Promise((resolve, reject) =>
-    child.on("close", () => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       try {
         resolve(JSON.parse(out.trim().split("\n").at(-1)!));
       } catch {
-        reject(new Error(`${command.join(" ")} printed no summary: ${out}`));
+        const status = signal ? `killed by ${signal}` : `exit status ${code}`;
+        reject(new Error(`${command.join(" ")} printed no summary (${status}): ${out}`));
       }
     })
   );
 }
 
 const loadgen = (port: string, inFlight: string, holdIdle = 0) =>
-  generate([cLoadgen, "127.0.0.1", port, inFlight, seconds, String(holdIdle)]);
-const client = (port: string) =>
+  generate([cLoadgen, "127.0.0.1", port, inFlight, seconds, String(holdIdle)], holdIdle);
+/** The project's client in load mode on each runtime, as users run it. */
+const clients: { name: string; command: string[] }[] = [
+  { name: "client.ts (Deno)", command: [deno, "run", "--allow-net", here("../client.ts")] },
+  { name: "npm tcp-sixteen-client (Node)", command: [node, npmBin("client")] },
+  ...(hasBun ? [{ name: "npm tcp-sixteen-client (Bun)", command: [bun, npmBin("client")] }] : []),
+];
+const client = (command: string[], port: string) =>
   generate([
-    deno,
-    "run",
-    "--allow-net",
-    here("../client.ts"),
+    ...command,
     "-p",
     port,
     "--duration",
@@ -210,17 +241,18 @@ async function withServer<T>(
 }
 
 interface Round {
-  rate: number;
+  rate1: number;
   p50: number;
+  p99at1: number;
+  rate: number;
   p99: number;
   cpu: number;
   rss: number;
   failed: number;
-  clientRate?: number;
 }
 
 /** One round on a fresh server: one at a time, then `concurrency` at a time
- * (timed for CPU), then the project's client if asked. */
+ * (timed for CPU). */
 function round(server: ServerSpec): Promise<Round> {
   return withServer(server, [], async (port, pid) => {
     const single = await loadgen(port, "1");
@@ -228,15 +260,28 @@ function round(server: ServerSpec): Promise<Round> {
     const many = await loadgen(port, concurrency);
     const cpu = (cpuUs(pid) - before) / many.succeeded;
     const rss = memoryMB(pid, "VmHWM");
-    const clientRate = values.client ? (await client(port)).ratePerSecond : undefined;
     return {
-      rate: many.ratePerSecond,
+      rate1: single.ratePerSecond,
       p50: single.p50Us!,
+      p99at1: single.p99Us!,
+      rate: many.ratePerSecond,
       p99: many.p99Us!,
       cpu,
       rss,
       failed: single.failed + many.failed,
-      clientRate,
+    };
+  });
+}
+
+/** One round of the load modes on a fresh C server: the C generator, then
+ * each runtime's client; exchanges/s of each, and the failures. */
+function clientRound(): Promise<{ rates: number[]; failed: number }> {
+  return withServer({ name: C_SERVER, command: () => [cServer, "0"] }, [], async (port) => {
+    const runs = [await loadgen(port, concurrency)];
+    for (const c of clients) runs.push(await client(c.command, port));
+    return {
+      rates: runs.map((r) => r.ratePerSecond),
+      failed: runs.reduce((a, r) => a + r.failed, 0),
     };
   });
 }
@@ -256,7 +301,7 @@ const cpuModel = readFileSync("/proc/cpuinfo", "utf8")
   .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
 const versions = `Deno ${Deno.version.deno}, Node ${
   execFileSync(node, ["--version"], { encoding: "utf8" }).trim()
-}`;
+}, ${hasBun ? `Bun ${execFileSync(bun, ["--version"], { encoding: "utf8" }).trim()}` : "no Bun"}`;
 console.log(
   `${availableParallelism()} cores, ${cpuModel}, Linux ${release()}; ${versions}; C load ` +
     `generator; median of ${rounds} rounds of ${seconds} s per cell, a fresh server each\n`,
@@ -278,12 +323,19 @@ try {
     );
     idleTable.push("| --- | ---: | ---: | ---: | ---: | ---: |");
     const flags = ["--max-connections", String(2 * idle), "--timeout", "120"];
-    for (const server of servers) {
+    for (const server of servers.filter((s) => !s.noIdle)) {
+      // A row that fails says why, and the rest of the run goes on: with
+      // tens of thousands of sockets in TIME_WAIT (earlier runs, other
+      // jobs), each connect() hunts for a free port and opening 10,000
+      // can take minutes.
       const line = await withServer(server, flags, async (port, pid) => {
         const s = await loadgen(port, "1", idle);
         const failed = s.failed ? ` (${s.failed} failed)` : "";
         return `| ${server.name}${failed} | ${n0(s.idleOpenMs!)} | ${n0(s.p50Us!)} | ` +
           `${n0(s.p99Us!)} | ${n1(memoryMB(pid, "VmRSS"))} | ${n1(memoryMB(pid, "VmHWM"))} |`;
+      }).catch((err) => {
+        const why = (err as Error).message.replace(/^.* printed /, "").split(":")[0];
+        return `| ${server.name} | failed: ${why} | | | | |`;
       });
       idleTable.push(line);
     }
@@ -296,35 +348,56 @@ try {
     for (const server of order) results.get(server.name)!.push(await round(server));
   }
   const summary = new Map([...results].map(([name, rs]) => {
-    const pick = (key: keyof Round) => median(rs.map((x) => x[key] as number));
+    const pick = (key: Exclude<keyof Round, "failed">) => median(rs.map((x) => x[key]));
     return [name, {
-      rate: pick("rate"),
+      rate1: pick("rate1"),
       p50: pick("p50"),
+      p99at1: pick("p99at1"),
+      rate: pick("rate"),
       p99: pick("p99"),
       cpu: pick("cpu"),
       rss: pick("rss"),
       failed: rs.reduce((a, x) => a + x.failed, 0),
       each: rs.map((x) => n0(x.rate)).join(", "),
-      clientRate: values.client ? pick("clientRate") : undefined,
     }];
   }));
+  const c = concurrency;
   console.log(
-    `| server | exchanges/s, c=${concurrency} | each round | p50 µs, c=1 | p99 µs, c=${concurrency} |` +
-      ` server CPU µs/exchange | peak RSS MB |${values.client ? " client.ts exchanges/s |" : ""}`,
+    `| server | exchanges/s, c=1 | p50 µs, c=1 | p99 µs, c=1 | exchanges/s, c=${c} | each round |` +
+      ` p99 µs, c=${c} | server CPU µs/exchange | peak RSS MB |`,
   );
-  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: |${values.client ? " ---: |" : ""}`);
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const server of servers) {
     const s = summary.get(server.name)!;
     const b = server.baseline ? summary.get(server.baseline) : undefined;
     const failed = s.failed ? ` (${s.failed} failed)` : "";
     console.log(
-      `| ${server.name}${failed} | ${cell(s.rate, b?.rate, n0)} | ${s.each} | ` +
-        `${cell(s.p50, b?.p50, n0)} | ${cell(s.p99, b?.p99, n0)} | ${cell(s.cpu, b?.cpu, n1)} | ` +
-        `${cell(s.rss, b?.rss, n1)} |${values.client ? ` ${n0(s.clientRate!)} |` : ""}`,
+      `| ${server.name}${failed} | ${cell(s.rate1, b?.rate1, n0)} | ${cell(s.p50, b?.p50, n0)} | ` +
+        `${cell(s.p99at1, b?.p99at1, n0)} | ${cell(s.rate, b?.rate, n0)} | ${s.each} | ` +
+        `${cell(s.p99, b?.p99, n0)} | ${cell(s.cpu, b?.cpu, n1)} | ${cell(s.rss, b?.rss, n1)} |`,
     );
   }
 
   console.log(idleTable.join("\n"));
+
+  if (values.client) {
+    const runs: { rates: number[]; failed: number }[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(await clientRound());
+    const failed = runs.reduce((a, r) => a + r.failed, 0);
+    console.log(
+      `\nLoad mode against the C server, ${c} in flight, exchanges/s (median of ${rounds}; ` +
+        `ratio to the C load generator)${failed ? `; ${failed} exchanges failed` : ""}:\n`,
+    );
+    console.log("| load generator | exchanges/s | each round |\n| --- | ---: | ---: |");
+    const generators = ["C load generator (one thread, epoll)", ...clients.map((x) => x.name)];
+    const rate = (i: number) => median(runs.map((r) => r.rates[i]));
+    generators.forEach((name, i) =>
+      console.log(
+        `| ${name} | ${cell(rate(i), i ? rate(0) : undefined, n0)} | ` +
+          `${runs.map((r) => n0(r.rates[i])).join(", ")} |`,
+      )
+    );
+  }
 } finally {
   rmSync(build, { recursive: true, force: true });
 }

@@ -45,7 +45,8 @@ export type Values<F extends Record<string, Flag>> = {
 /**
  * Parses `argv` strictly: an unknown flag, a missing value, a value given
  * to a flag that takes none, or too many arguments is a usage error. A flag
- * given twice takes its last value; `--` ends the flags.
+ * given twice takes its last value; one-letter flags group (`-qV`); `--`
+ * ends the flags.
  *
  * @param argv The arguments.
  * @param flags The flags the program takes, by long name.
@@ -63,6 +64,8 @@ export function parseCommandLine<F extends Record<string, Flag>>(
   const byShort = new Map(
     Object.entries(flags).flatMap(([name, flag]) => flag.short ? [[flag.short, name]] : []),
   );
+  const known = (name: string | undefined): name is string =>
+    name !== undefined && Object.hasOwn(flags, name);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -73,27 +76,32 @@ export function parseCommandLine<F extends Record<string, Flag>>(
       positionals.push(arg);
       continue;
     }
-    // --name, --name=value, -x, -xVALUE
-    const long = arg.startsWith("--");
-    const eq = long ? arg.indexOf("=") : -1;
-    const name = long ? arg.slice(2, eq < 0 ? undefined : eq) : byShort.get(arg[1]);
-    const flag = name === undefined ? undefined : flags[name];
-    if (!flag || name === undefined || (!long && flag.type === "boolean" && arg.length > 2)) {
-      throw new UsageError(
-        `unknown option '${long || arg.length === 2 ? arg.split("=")[0] : arg}'`,
-      );
-    }
-    const shown = long ? `--${name}` : arg.slice(0, 2);
-    const attached = long ? (eq < 0 ? undefined : arg.slice(eq + 1)) : arg.slice(2) || undefined;
-    if (flag.type === "boolean") {
-      if (attached !== undefined) throw new UsageError(`${shown} takes no value`);
-      values[name] = true;
-    } else if (attached !== undefined) {
-      values[name] = attached;
-    } else if (i + 1 < argv.length) {
-      values[name] = argv[++i];
-    } else {
+    // The value of a flag that takes one: attached, or the next argument.
+    const value = (shown: string, attached: string | undefined): string => {
+      if (attached !== undefined) return attached;
+      if (i + 1 < argv.length) return argv[++i];
       throw new UsageError(`${shown} needs a value`);
+    };
+    if (arg.startsWith("--")) { // --name, --name=value
+      const eq = arg.indexOf("=");
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      if (!known(name)) throw new UsageError(`unknown option '--${name}'`);
+      const attached = eq < 0 ? undefined : arg.slice(eq + 1);
+      if (flags[name].type === "string") values[name] = value(`--${name}`, attached);
+      else if (attached !== undefined) throw new UsageError(`--${name} takes no value`);
+      else values[name] = true;
+      continue;
+    }
+    // -x, -xVALUE, and grouped letters: -qV, -qp 80.
+    for (let at = 1; at < arg.length; at++) {
+      const name = byShort.get(arg[at]);
+      if (!known(name)) throw new UsageError(`unknown option '-${arg[at]}'`);
+      if (flags[name].type === "boolean") {
+        values[name] = true;
+        continue;
+      }
+      values[name] = value(`-${arg[at]}`, arg.slice(at + 1) || undefined);
+      break;
     }
   }
   if (positionals.length > maxPositionals) {

@@ -1,7 +1,8 @@
 /**
  * Everything the library needs from Deno, in one place: sockets, arguments,
  * signals, standard output, exit. The npm build swaps this file for
- * `node.ts`, which exports the same names with the same types.
+ * `node.ts` on Node and `bun.ts` on Bun, which export the same names with
+ * the same types (the contract in `types.ts`).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import {
   NetError,
   type NetErrorCode,
 } from "../net.ts";
+import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
 
 /** Deno names some failures by class or text instead of a POSIX code. */
 function codeOf(err: unknown): NetErrorCode {
@@ -129,10 +131,6 @@ export async function write(stream: "stdout" | "stderr", bytes: Uint8Array): Pro
   for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
 }
 
-/** The signals that ask a program to stop: Ctrl-C, `kill`, and the
- * terminal closing. */
-const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
 /**
  * Calls `handler` on SIGINT, SIGTERM and SIGHUP until the returned function
  * is called.
@@ -140,9 +138,7 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * @param handler Called with the signal's name.
  * @returns A function that removes the handler.
  */
-export function onShutdownSignal(
-  handler: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
-): () => void {
+export function onShutdownSignal(handler: (signal: StopSignal) => void): () => void {
   const listeners = STOP_SIGNALS.map((signal) => {
     const listener = () => handler(signal);
     Deno.addSignalListener(signal, listener);
@@ -150,3 +146,6 @@ export function onShutdownSignal(
   });
   return () => listeners.forEach((remove) => remove());
 }
+
+// The type checker holds this file to the contract every runtime file meets.
+type _Checked = Meets<typeof import("./deno.ts")>;

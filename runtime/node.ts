@@ -1,192 +1,86 @@
 /**
  * Everything the library needs from Node, in one place: the twin of
- * `deno.ts`, with the same names and types. The npm build puts this file
- * where `deno.ts` is imported (Bun runs it too, through its `node:net`).
+ * `deno.ts`, with the same names and types (the contract in `types.ts`).
+ * The npm build puts this file where `deno.ts` is imported, for Node; Bun
+ * gets `bun.ts`.
  *
  * `node:net` is event-driven; the library is written against `read(p)` and
  * `write(p)` promises, as Deno's sockets offer them. The adapter keeps
  * Deno's behaviour where Node's differs: received data is queued (and the
  * socket paused past a high-water mark) so nothing is lost while nobody
- * reads, accepted connections are queued while nobody awaits `accept()`, a
- * write resolves only once Node has handed every byte to the kernel (and
- * rejects if the socket is closed or reset first), a reset rejects reads
- * with `ECONNRESET` once the bytes that came before it are read (but Node
- * itself reports a reset that arrives while the socket is paused as end of
- * stream), and closing with unread data sends FIN then RST, as Deno does.
+ * reads, accepted connections are queued while nobody awaits `accept()`
+ * (both in `queues.ts`, shared with `bun.ts`), a write resolves only once
+ * Node has handed every byte to the kernel (and rejects if the socket is
+ * closed or reset first), a reset rejects reads with `ECONNRESET` once the
+ * bytes that came before it are read (but Node itself reports a reset that
+ * arrives while the socket is paused as end of stream), and closing with
+ * unread data sends FIN then RST, as Deno does.
  *
  * @module
  */
 
 import * as net from "node:net";
-import process from "node:process";
+import type { Conn, ConnectOptions, Listener, ListenOptions, NetAddr } from "../net.ts";
+import { bareHost, NetError } from "../net.ts";
 import {
-  acceptErrorKind,
-  bareHost,
-  type Conn,
-  type ConnectOptions,
-  errorCode,
-  type Listener,
-  type ListenOptions,
-  type NetAddr,
-  NetError,
-  type NetErrorCode,
-  rawCode,
-} from "../net.ts";
-
-/** Received bytes held for `read()` before the socket is paused, so a peer
- * that sends faster than we read waits in the kernel, not in our memory. */
-const HIGH_WATER_MARK = 64 * 1024;
-
-/** Node names a failed lookup by its `getaddrinfo` code; Deno says
- * "failed to lookup address" whatever the cause. Both are `ENOTFOUND`. */
-function codeOf(err: unknown): NetErrorCode {
-  if (rawCode(err)?.startsWith("EAI_")) return "ENOTFOUND";
-  return errorCode(err);
-}
-
-/** Errors as Deno's sockets throw them, so callers see one shape. */
-function denoError(name: string, message: string, code?: string): Error {
-  const err = new Error(message);
-  err.name = name;
-  if (code) Object.assign(err, { code });
-  return err;
-}
-const badResource = () => denoError("BadResource", "Bad resource ID");
-const interrupted = () => denoError("Interrupted", "operation canceled", "EINTR");
-const brokenPipe = () => denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
-const listenerClosed = () => denoError("BadResource", "Listener has been closed");
-const notConnected = () =>
-  denoError("NotConnected", "Transport endpoint is not connected (os error 107)", "ENOTCONN");
-
-/** The peer went away: a reset, or a write into a closed connection. */
-function isHangUp(err: unknown): boolean {
-  const code = rawCode(err);
-  return code === "ECONNRESET" || code === "EPIPE";
-}
-
-interface PendingRead {
-  p: Uint8Array;
-  resolve(n: number | null): void;
-  reject(err: unknown): void;
-}
+  AcceptQueue,
+  badResource,
+  brokenPipe,
+  codeOf,
+  interrupted,
+  isHangUp,
+  notConnected,
+  peerAddr,
+  QueuedConn,
+} from "./queues.ts";
+import type { Meets } from "./types.ts";
+export {
+  args,
+  exit,
+  onShutdownSignal,
+  programName,
+  runtimeVersion,
+  stderrIsTerminal,
+  write,
+  writeStderr,
+} from "./process.ts";
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
-class NodeConn implements Conn {
-  readonly remoteAddr: NetAddr;
-  #localAddr?: NetAddr;
-  #socket: net.Socket;
-  /** Received chunks not yet read; `#offset` bytes of the first are read. */
-  #chunks: Uint8Array[] = [];
-  #offset = 0;
-  #buffered = 0;
-  /** The peer sent FIN, or reset. */
-  #ended = false;
-  /** The socket failed: reads reject with it (but EPIPE) once the data
-   * before it is read. */
-  #failure: unknown;
-  #closed = false;
+class NodeConn extends QueuedConn<net.Socket> {
   #closingWrite?: Promise<void>;
-  #reads: PendingRead[] = [];
 
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-    // Captured now: Node forgets it once the socket is destroyed, which it
-    // does itself on a reset, before the server can log the peer.
-    this.remoteAddr = { hostname: socket.remoteAddress!, port: socket.remotePort! };
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER_MARK) socket.pause();
-      this.#settle();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#settle();
-    });
-    socket.on("error", (err) => {
-      this.#failure = err;
-      this.#settle();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#settle();
-    });
-  }
-
-  // Asked of Node (getsockname) when first read, not for every connection:
-  // a server that logs only problems never reads it. Node forgets it once
-  // the socket is destroyed: read after close(), unless read before, it is
-  // unknown (hostname "", port 0), as the Conn interface warns.
-  get localAddr(): NetAddr {
-    return this.#localAddr ??= {
-      hostname: this.#socket.localAddress ?? "",
-      port: this.#socket.localPort ?? 0,
-    };
-  }
-
-  /** Copies queued bytes into `p`, each byte once; resumes the socket when
-   * the queue is short again. */
-  #take(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const count = Math.min(chunk.length - this.#offset, p.length - n);
-      p.set(chunk.subarray(this.#offset, this.#offset + count), n);
-      n += count;
-      this.#offset += count;
-      if (this.#offset === chunk.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      }
-    }
-    this.#buffered -= n;
-    if (this.#buffered < HIGH_WATER_MARK && this.#socket.isPaused()) this.#socket.resume();
-    return n;
-  }
-
-  /** Answers pending reads with what has arrived, or the end. */
-  #settle(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0];
-      if (this.#buffered > 0) read.resolve(this.#take(read.p));
-      // EPIPE on a read (Bun reports it after the peer's FIN and RST) means
-      // the peer is gone: end of stream, as Deno reads it. A reset rejects.
-      else if (this.#failure && errorCode(this.#failure) !== "EPIPE") read.reject(this.#failure);
-      else if (this.#ended || this.#failure) read.resolve(null);
-      else return;
-      this.#reads.shift();
-    }
-  }
-
-  read(p: Uint8Array): Promise<number | null> {
-    if (this.#closed) return Promise.reject(badResource());
-    if (p.length === 0) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.#reads.push({ p, resolve, reject });
-      this.#settle();
-    });
+  /**
+   * @param socket The socket.
+   * @param remoteAddr Its peer.
+   * @param held Whether it is paused (accepted with `pauseOnConnect`).
+   */
+  constructor(socket: net.Socket, remoteAddr: NetAddr, held = false) {
+    super(socket, remoteAddr, held);
+    const received = this.received;
+    socket.on("data", (chunk: Uint8Array) => received.push(chunk));
+    socket.on("end", () => received.end());
+    socket.on("error", (err) => received.fail(err));
+    socket.on("close", () => received.end());
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(badResource());
-    if (this.#closingWrite || isHangUp(this.#failure)) return Promise.reject(brokenPipe());
-    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.closed) return Promise.reject(badResource());
+    const failure = this.received.failure;
+    if (this.#closingWrite || isHangUp(failure)) return Promise.reject(brokenPipe());
+    if (failure) return Promise.reject(failure);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
     // then may the caller reuse p, and waiting for it is the backpressure:
     // a peer that does not read holds us here, as it holds Deno's write().
     return new Promise((resolve, reject) => {
-      this.#socket.write(p, (err) => {
+      this.socket.write(p, (err) => {
         // Node calls back without an error when it destroys a socket with
         // the write unsent (our close(), or the peer's reset): not sent.
-        if (!err && !this.#closed && !this.#failure) resolve(p.length);
+        const failure = this.received.failure;
+        if (!err && !this.closed && !failure) resolve(p.length);
         else {
           reject(
-            this.#closed
-              ? interrupted()
-              : isHangUp(this.#failure)
-              ? brokenPipe()
-              : err ?? this.#failure,
+            this.closed ? interrupted() : isHangUp(failure) ? brokenPipe() : err ?? failure,
           );
         }
       });
@@ -194,119 +88,47 @@ class NodeConn implements Conn {
   }
 
   /** Sends FIN after what is queued, and resolves at once, as Deno's does:
-   * a peer that does not read must not hold it. */
+   * a peer that does not read must not hold it. Reads go on until the
+   * peer's FIN. */
   closeWrite(): Promise<void> {
-    if (this.#closed) return Promise.reject(badResource());
+    if (this.closed) return Promise.reject(badResource());
     if (!this.#closingWrite) {
-      this.#socket.end();
+      this.socket.end();
       this.#closingWrite = Promise.resolve();
     }
     return this.#closingWrite;
   }
 
-  /** Starts reading: an accepted socket waits, paused, until accept()
-   * hands it out, so its data waits in the kernel as with Deno. */
-  start(): this {
-    this.#socket.resume();
-    return this;
-  }
-
   close(): void {
-    if (this.#closed) throw badResource();
-    this.#closed = true;
+    if (this.closed) throw badResource();
+    this.closed = true;
     // Deno shuts the socket down (FIN) and then closes it, which with
     // unread data makes the kernel add a reset (RST): the peer reads end of
     // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into #chunks, so the reset must be asked for. With a
-    // write still queued, FIN would wait for a peer that may never read:
+    // from the kernel into the queue, so the reset must be asked for. With
+    // a write still queued, FIN would wait for a peer that may never read:
     // reset at once.
-    const socket = this.#socket;
-    if (this.#buffered > 0 && socket.writableLength === 0) {
-      socket.end(() => socket.resetAndDestroy());
-    } else if (this.#buffered > 0) socket.resetAndDestroy();
+    const socket = this.socket;
+    const unread = this.received.buffered > 0;
+    if (unread && socket.writableLength === 0) socket.end(() => socket.resetAndDestroy());
+    else if (unread) socket.resetAndDestroy();
     else socket.destroy();
-    this.#chunks = [];
-    this.#buffered = 0;
-    for (const read of this.#reads.splice(0)) read.reject(interrupted());
-  }
-}
-
-/**
- * A `net.Server` with Deno's `accept()` shape. Connections that arrive while
- * nobody awaits `accept()` wait in a queue, paused. Unlike a Deno listener,
- * which leaves them in the kernel's backlog, Node accepts every connection
- * as it comes (it cannot stop without closing the listener), so each queued
- * one holds a file descriptor.
- */
-class NodeListener implements Listener {
-  readonly addr: NetAddr;
-  #server: net.Server;
-  /** Accepted connections, and accept errors, in arrival order. */
-  #ready: ({ conn: NodeConn } | { error: unknown })[] = [];
-  #accepts: { resolve(conn: Conn): void; reject(err: unknown): void }[] = [];
-  #closed = false;
-
-  constructor(server: net.Server, addr: NetAddr) {
-    this.#server = server;
-    this.addr = addr;
-    server.on("connection", (socket: net.Socket) => {
-      // A peer that reset while waiting in the backlog: Node accepted a
-      // socket that no longer knows its peer. Deno's accept fails with
-      // ENOTCONN for it, and so does this one.
-      if (socket.remoteAddress === undefined || socket.remotePort === undefined) {
-        socket.destroy();
-        this.#push({ error: notConnected() });
-      } else this.#push({ conn: new NodeConn(socket) });
-    });
-    // After listening, Node reports accept failures (EMFILE...) here, and
-    // goes on listening: accept() rejects with them, as Deno's does.
-    server.on("error", (error) => this.#push({ error }));
-  }
-
-  #push(item: { conn: NodeConn } | { error: unknown }): void {
-    if (this.#closed) {
-      if ("conn" in item) item.conn.close();
-      return;
-    }
-    const accept = this.#accepts.shift();
-    if (accept) {
-      if ("conn" in item) accept.resolve(item.conn.start());
-      else accept.reject(item.error);
-      return;
-    }
-    // A burst of EMFILE is one error to the accept loop, not thousands; a
-    // connection's own failure is counted, each one.
-    const last = this.#ready.at(-1);
-    if (
-      "error" in item && last && "error" in last && acceptErrorKind(item.error) !== "connection"
-    ) return;
-    this.#ready.push(item);
-  }
-
-  accept(): Promise<Conn> {
-    if (this.#closed) return Promise.reject(listenerClosed());
-    const item = this.#ready.shift();
-    if (item) {
-      return "conn" in item ? Promise.resolve(item.conn.start()) : Promise.reject(item.error);
-    }
-    return new Promise((resolve, reject) => this.#accepts.push({ resolve, reject }));
-  }
-
-  close(): void {
-    if (this.#closed) throw badResource();
-    this.#closed = true;
-    this.#server.close();
-    for (const accept of this.#accepts.splice(0)) accept.reject(listenerClosed());
-    for (const item of this.#ready.splice(0)) if ("conn" in item) item.conn.close();
+    this.received.close(interrupted);
   }
 }
 
 /**
  * Listens for TCP connections.
  *
+ * Node accepts every connection as it comes: those that arrive while
+ * nobody awaits `accept()` wait in the listener's queue, paused, each
+ * holding a file descriptor (a Deno listener leaves them in the kernel's
+ * backlog).
+ *
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
+ * @throws {RangeError} If the host is empty.
  */
 export function listen(options: ListenOptions): Promise<Listener> {
   return new Promise((resolve, reject) => {
@@ -322,7 +144,20 @@ export function listen(options: ListenOptions): Promise<Listener> {
     server.listen({ host: hostname, port: options.port }, () => {
       server.off("error", onError);
       const { address, port } = server.address() as net.AddressInfo;
-      resolve(new NodeListener(server, { hostname: address, port }));
+      const queue = new AcceptQueue({ hostname: address, port }, () => server.close());
+      server.on("connection", (socket: net.Socket) => {
+        const remote = peerAddr(socket.remoteAddress, socket.remotePort);
+        if (remote) queue.push(new NodeConn(socket, remote, true));
+        else {
+          // Reset while it waited in the backlog: no peer to serve or log.
+          socket.on("error", () => {}).destroy();
+          queue.fail(notConnected());
+        }
+      });
+      // After listening, Node reports accept failures (EMFILE...) here, and
+      // goes on listening: accept() rejects with them, as Deno's does.
+      server.on("error", (error) => queue.fail(error));
+      resolve(queue);
     });
   });
 }
@@ -358,7 +193,9 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     };
     const onConnect = () => {
       settle();
-      resolve(new NodeConn(socket));
+      const remote = peerAddr(socket.remoteAddress, socket.remotePort);
+      if (remote) resolve(new NodeConn(socket, remote));
+      else onError(Object.assign(new Error("reset at connect"), { code: "ECONNRESET" }));
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);
@@ -366,88 +203,5 @@ export function connect(options: ConnectOptions): Promise<Conn> {
   });
 }
 
-/** The command-line arguments, without the runtime and script. */
-export function args(): string[] {
-  return process.argv.slice(2);
-}
-
-/** The program's name as it was invoked: the bin (`tcp-sixteen-server`,
- * from `bin/tcp-sixteen-server.js`), or a binary made of it. */
-export function programName(): string {
-  return (process.argv[1] ?? process.argv0).split("/").pop()!.replace(/\.[cm]?js$/, "");
-}
-
-/** The runtime and its version, for `--version`. */
-export function runtimeVersion(): string {
-  return process.versions.bun ? `Bun ${process.versions.bun}` : `Node ${process.versions.node}`;
-}
-
-/**
- * Ends the process at once.
- *
- * @param code The exit status.
- */
-export function exit(code: number): never {
-  // On Linux, Node writes to pipes and files synchronously: nothing
-  // printed before this is lost.
-  process.exit(code);
-}
-
-/** Whether standard error is a terminal (for progress displays). */
-export function stderrIsTerminal(): boolean {
-  return process.stderr.isTTY === true;
-}
-
-/**
- * Writes text to standard error as it is, without a newline (for a progress
- * line redrawn with `\r`).
- *
- * @param text The text.
- */
-export function writeStderr(text: string): void {
-  process.stderr.write(text);
-}
-
-/** Streams whose errors are handled: an unhandled `'error'` (EPIPE once
- * the reader is gone) would end the process with a stack trace. */
-const quieted = new Set<NodeJS.WriteStream>();
-
-/**
- * Writes to standard output or error without blocking the event loop: a
- * reader that stalls holds this promise, not the program.
- *
- * @param stream Which one.
- * @param bytes What to write.
- * @returns Resolves once every byte is written; rejects if the stream is
- * closed (code `EPIPE`).
- */
-export function write(stream: "stdout" | "stderr", bytes: Uint8Array): Promise<void> {
-  const out = process[stream];
-  if (!quieted.has(out)) {
-    quieted.add(out);
-    out.on("error", () => {}); // Each write's callback gets it.
-  }
-  return new Promise((resolve, reject) => out.write(bytes, (err) => err ? reject(err) : resolve()));
-}
-
-/** The signals that ask a program to stop: Ctrl-C, `kill`, and the
- * terminal closing. */
-const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-/**
- * Calls `handler` on SIGINT, SIGTERM and SIGHUP until the returned function
- * is called.
- *
- * @param handler Called with the signal's name.
- * @returns A function that removes the handler.
- */
-export function onShutdownSignal(
-  handler: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
-): () => void {
-  const listeners = STOP_SIGNALS.map((signal) => {
-    const listener = () => handler(signal);
-    process.on(signal, listener);
-    return () => process.off(signal, listener);
-  });
-  return () => listeners.forEach((remove) => remove());
-}
+// The type checker holds this file to the contract every runtime file meets.
+type _Checked = Meets<typeof import("./node.ts")>;

@@ -10,14 +10,20 @@
 // The build ends by type-checking two consumers of the package (one with no
 // types but ES2022's, one with @types/node): it fails if they do not compile.
 //
-// The one difference from the Deno sources is the runtime mapping:
-// `runtime/deno.ts` becomes `runtime/node.ts` (dnt's `mappings`), so the
-// package never touches `Deno` and the Deno sources never load node:net.
+// The one difference from the Deno sources is the runtime mapping (as dnt's
+// `mappings`): imports of `runtime/deno.ts` become `#runtime`, a subpath
+// import that the package's package.json resolves by runtime: the `bun`
+// condition to `runtime/bun.ts` (Bun's own sockets), anything else to
+// `runtime/node.ts` (node:net). So the package never touches `Deno`, Node
+// never loads the Bun file, Bun never loads node:net, and there is still one
+// copy of everything else. Both files meet one contract (runtime/types.ts),
+// so the types are node.ts's: the .d.ts files name it directly, and need no
+// `imports` support from the consumer's TypeScript.
 // Run it: deno task build:npm.
 
 import ts from "typescript";
 import * as esbuild from "esbuild";
-import { MAPPINGS } from "./runtime_mapping.ts";
+import { RUNTIME, RUNTIMES } from "./runtime_mapping.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("npm/", ROOT);
@@ -26,6 +32,8 @@ const OUT = new URL("npm/", ROOT);
  * the real one here (the only place it is written) before publishing. */
 const REPOSITORY = "https://github.com/tcp-sixteen/tcp-sixteen";
 const STAGE = new URL(".stage/", OUT);
+/** What imports of {@linkcode RUNTIME} become in the package. */
+const RUNTIME_IMPORT = "#runtime";
 const BINS = { "tcp-sixteen-server": "server", "tcp-sixteen-client": "client" } as const;
 
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
@@ -34,45 +42,35 @@ const exportsMap: Record<string, string> = config.exports;
 /** Relative module specifiers in `import`/`export ... from` clauses. */
 const IMPORT = /(\bfrom\s+|\bimport\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\2/g;
 
-function mapped(path: string): string {
-  return MAPPINGS[path] ?? path;
-}
-
 async function write(url: URL, text: string, mode?: number): Promise<void> {
   await Deno.mkdir(new URL(".", url), { recursive: true });
   await Deno.writeTextFile(url, text, mode ? { mode } : {});
 }
 
-/** Copies the module graph of the library (from its exports) and of the
- * programs into stage/esm, with the runtime mapping applied. */
+/** Copies the module graph of the library (from its exports), of the
+ * programs and of the runtime files into stage/esm, with imports of the
+ * Deno runtime made `#runtime`. */
 async function stageLibrary(): Promise<void> {
   const queue = [
     ...Object.values(exportsMap).map((p) => p.replace(/^\.\//, "")),
     ...Object.values(BINS).map((program) => `${program}.ts`),
+    ...Object.values(RUNTIMES),
   ];
-  const seen = new Set<string>();
+  const seen = new Set<string>([RUNTIME]);
   while (queue.length > 0) {
-    const path = mapped(queue.shift()!);
+    const path = queue.shift()!;
     if (seen.has(path)) continue;
     seen.add(path);
     const source = await Deno.readTextFile(new URL(path, ROOT));
     const text = source.replace(IMPORT, (all, head, quote, spec) => {
       const target = new URL(spec, new URL(path, ROOT)).pathname.slice(ROOT.pathname.length);
       if (!target.endsWith(".ts")) return all;
+      if (target === RUNTIME) return `${head}${quote}${RUNTIME_IMPORT}${quote}`;
       queue.push(target);
-      const to = mapped(target);
-      if (to === target) return all;
-      const rel = relative(path, to);
-      return `${head}${quote}${rel}${quote}`;
+      return all;
     });
     await write(new URL(`esm/${path}`, STAGE), text);
   }
-}
-
-/** `to` as a specifier relative to the file `from` (both root-relative). */
-function relative(from: string, to: string): string {
-  const up = from.split("/").length - 1;
-  return (up === 0 ? "./" : "../".repeat(up)) + to;
 }
 
 /** Copies the tests into stage/test, importing the staged library. */
@@ -83,7 +81,11 @@ async function stageTests(): Promise<void> {
     const text = source.replace(
       IMPORT,
       (all, head, quote, spec: string) =>
-        spec.startsWith("../") ? `${head}${quote}../esm/${mapped(spec.slice(3))}${quote}` : all,
+        spec === `../${RUNTIME}`
+          ? `${head}${quote}${RUNTIME_IMPORT}${quote}`
+          : spec.startsWith("../")
+          ? `${head}${quote}../esm/${spec.slice(3)}${quote}`
+          : all,
     );
     await write(new URL(`test/${entry.name}`, STAGE), text);
   }
@@ -243,13 +245,15 @@ async function commonjs(): Promise<void> {
               ? undefined
               : { path: args.path.replace(/\.js$/, ".cjs"), external: true },
         );
+        // Resolved at run time, by the package's `imports`.
+        build.onResolve({ filter: /^#runtime$/ }, (args) => ({ path: args.path, external: true }));
       },
     }],
   });
   await esbuild.stop();
   for (const file of walk(esm)) {
     if (!file.endsWith(".d.ts")) continue;
-    const source = await Deno.readTextFile(file);
+    const source = typesOfRuntime(await Deno.readTextFile(file), file.slice(esm.pathname.length));
     // tsc leaves the sources' .ts specifiers in .d.ts files.
     await Deno.writeTextFile(file, withExtension(source, ".js"));
     const out = file.replace("/esm/", "/cjs/").replace(/\.d\.ts$/, ".d.cts");
@@ -300,6 +304,23 @@ function withExtension(text: string, ext: string): string {
 }
 
 /** One entry of package.json's `exports`: ESM for import, CJS for require. */
+/** The .d.ts `text` of the module at `path` (relative to esm/) with
+ * `#runtime` naming node.ts's types, which are every runtime's. */
+function typesOfRuntime(text: string, path: string): string {
+  const up = path.split("/").length - 1;
+  const node = (up === 0 ? "./" : "../".repeat(up)) + RUNTIMES.node;
+  return text.replaceAll(`"${RUNTIME_IMPORT}"`, `"${node}"`);
+}
+
+/** package.json's `imports`: `#runtime` is bun.ts on Bun, node.ts
+ * elsewhere, each in the module format of the module that imports it. */
+function runtimeImports() {
+  const file = (format: "esm" | "cjs", path: string) =>
+    `./${format}/${path.replace(/\.ts$/, format === "esm" ? ".js" : ".cjs")}`;
+  const both = (path: string) => ({ import: file("esm", path), require: file("cjs", path) });
+  return { [RUNTIME_IMPORT]: { bun: both(RUNTIMES.bun), ...both(RUNTIMES.node) } };
+}
+
 function entry(path: string) {
   const base = path.replace(/^\.\//, "").replace(/\.ts$/, "");
   return {
@@ -333,6 +354,7 @@ async function packageFiles(): Promise<void> {
         ),
       },
     }),
+    imports: runtimeImports(),
     bin: Object.fromEntries(Object.keys(BINS).map((name) => [name, `./bin/${name}.js`])),
     files: ["esm/", "cjs/", "bin/"],
     keywords: ["tcp", "socket", "recvall", "sendall", "tutorial"],
@@ -362,7 +384,12 @@ await stageTests();
 // Node's types do not know Deno's `import.meta.main` (undefined on Node 20,
 // false on Bun for an imported module): the bins call cli() themselves.
 await write(new URL("globals.d.ts", STAGE), "interface ImportMeta { main?: boolean }\n");
-await write(new URL("package.json", STAGE), '{ "type": "module" }\n'); // NodeNext: ESM
+// NodeNext: ESM, and #runtime as node.ts for the type checker.
+await write(
+  new URL("package.json", STAGE),
+  JSON.stringify({ type: "module", imports: { [RUNTIME_IMPORT]: `./esm/${RUNTIMES.node}` } }) +
+    "\n",
+);
 try {
   compile();
 } finally {

@@ -9,8 +9,8 @@
 //   --download, which lets deno compile fetch one (needs internet).
 // - Otherwise `bun build --compile`, with the Bun that `npm ci` installs: it
 //   needs no download (the binary is that Bun with the program inside). What
-//   it compiles is each program as the npm package runs it (the same
-//   runtime mapping, runtime/node.ts for runtime/deno.ts), bundled by
+//   it compiles is each program as the npm package runs it on Bun
+//   (runtime/bun.ts, Bun's own sockets, for runtime/deno.ts), bundled by
 //   esbuild from the sources into one file; npm/ is not used, so this can
 //   run while the package is being built.
 //
@@ -23,7 +23,7 @@
 import { parseArgs } from "node:util";
 import * as esbuild from "esbuild";
 import { VERSION } from "../version.ts";
-import { MAPPINGS } from "./runtime_mapping.ts";
+import { RUNTIME, RUNTIMES } from "./runtime_mapping.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const PROGRAMS = ["server", "client"] as const;
@@ -68,17 +68,14 @@ async function run(
   }
 }
 
-/** Bundles a program as the npm package runs it (runtime/node.ts in place
- * of runtime/deno.ts) into one ES module, `dir/tcp-sixteen-PROGRAM.mjs`:
+/** Bundles a program as the npm package runs it on Bun (runtime/bun.ts,
+ * Bun's own sockets, in place of runtime/deno.ts) into one ES module, `dir/tcp-sixteen-PROGRAM.mjs`:
  * what Bun compiles, and whose name the program's help shows. */
 async function bundle(program: string, dir: string): Promise<string> {
   const outfile = `${dir}/tcp-sixteen-${program}.mjs`;
-  const replaced = new Map(
-    Object.entries(MAPPINGS).map(([from, to]) => [
-      new URL(from, ROOT).pathname,
-      new URL(to, ROOT).pathname,
-    ]),
-  );
+  const replaced = new Map([
+    [new URL(RUNTIME, ROOT).pathname, new URL(RUNTIMES.bun, ROOT).pathname],
+  ]);
   try {
     await esbuild.build({
       stdin: {

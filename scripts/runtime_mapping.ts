@@ -1,7 +1,9 @@
-// The one file the npm package and the Bun binaries take in place of the
-// Deno sources' (as dnt's `mappings`): runtime/node.ts exports the names of
-// runtime/deno.ts over node:net and process. Used by build_npm.ts and
-// compile.ts.
+// The runtime files, for the builds that swap the Deno sources' one (as
+// dnt's `mappings`): the npm package ships node.ts and bun.ts, picked by its
+// `#runtime` import (build_npm.ts); the standalone binaries, built by Bun,
+// take bun.ts (compile.ts).
 
-/** Root-relative source path → the path that replaces it. */
-export const MAPPINGS: Readonly<Record<string, string>> = { "runtime/deno.ts": "runtime/node.ts" };
+/** The runtime file every module imports on Deno. */
+export const RUNTIME = "runtime/deno.ts";
+/** What the other runtimes take instead, root-relative. */
+export const RUNTIMES = { node: "runtime/node.ts", bun: "runtime/bun.ts" } as const;

@@ -110,12 +110,16 @@ test("parseCommandLine() takes flags as getopt does, and names what is wrong", (
     port: "3",
   });
   assert.deepEqual(parseCommandLine(["--", "-p"], flags, 1).positionals, ["-p"]);
+  assert.deepEqual(parseCommandLine(["-qp", "80"], flags, 0).values, { quiet: true, port: "80" });
+  assert.deepEqual(parseCommandLine(["-qp80"], flags, 0).values, { quiet: true, port: "80" });
   const fails = (argv: string[], message: string) =>
     assert.throws(() => parseCommandLine(argv, flags, 1), { name: "UsageError", message });
   fails(["--bogus"], "unknown option '--bogus'");
   fails(["--bogus=1"], "unknown option '--bogus'");
   fails(["-x"], "unknown option '-x'");
-  fails(["-qx"], "unknown option '-qx'");
+  fails(["-qx"], "unknown option '-x'");
+  fails(["--toString"], "unknown option '--toString'"); // Not Object.prototype's.
+  fails(["-qp"], "-p needs a value");
   fails(["--timeout"], "--timeout needs a value");
   fails(["-p"], "-p needs a value");
   fails(["--json=1"], "--json takes no value");

@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { listen } from "../mod.ts";
+import { connect, listen } from "../mod.ts";
 import { Program, runCommand } from "./helpers.ts";
 
 const onDeno = "Deno" in globalThis;
@@ -65,6 +65,33 @@ test("the package loads with require() and with import, with the same API", {
   const { reply } = await cjs.request({ port: server.addr.port });
   assert.equal(new TextDecoder().decode(reply), "Farewell, client");
   assert.equal((await server.shutdown()).served, 1);
+});
+
+test("the package gives Bun its own sockets (runtime/bun.ts) and Node node:net (runtime/node.ts)", {
+  skip: onDeno && "the npm package's runtime mapping; Deno runs the sources with runtime/deno.ts",
+}, async () => {
+  // `#runtime` is resolved by the package's `imports`, in either format.
+  const file = onBun ? "bun" : "node";
+  assert.equal(
+    import.meta.resolve("#runtime"),
+    new URL(`esm/runtime/${file}.js`, `file://${PACKAGE}`).href,
+  );
+  assert.equal(
+    createRequire(import.meta.url).resolve("#runtime"),
+    join(PACKAGE, `cjs/runtime/${file}.cjs`),
+  );
+  // And the package's modules hand out that file's connections.
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  try {
+    assert.equal(server.constructor.name, onBun ? "BunConn" : "NodeConn");
+    assert.equal(client.constructor.name, onBun ? "BunConn" : "NodeConn");
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
 });
 
 test(

@@ -2,7 +2,7 @@
 // deadline, the connection cap, and graceful shutdown, over real sockets.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   IncompleteReadError,
   NetError,
@@ -87,6 +87,26 @@ test("serve() survives a peer that resets the connection (SO_LINGER 0)", async (
   assert.equal(failed.bytes, 5);
   assert.equal(await exchange(port), "Farewell, client");
   await server.shutdown();
+});
+
+test("serve() skips a connection reset before it was accepted (ENOTCONN) and keeps serving", async () => {
+  const { server, events, port } = await recorded();
+  // execFileSync holds this thread, so the connection waits in the
+  // kernel's backlog, reset, until accept() meets it.
+  execFileSync(PYTHON, [
+    "-c",
+    "import socket, struct, sys\n" +
+    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+    "s.close()\n",
+    String(port),
+  ]);
+  assert.equal(await exchange(port), "Farewell, client");
+  assert.deepEqual(events.filter((e) => e.type === "failed"), [], "no peer without an address");
+  assert.equal(events.filter((e) => e.type === "accept-skipped").length, 1);
+  const stats = await server.shutdown();
+  assert.equal(stats.served, 1);
+  assert.equal(stats.skipped, 1);
 });
 
 test("serve() answers the first 16 octets of a 1 MiB flood and ignores the rest", async () => {

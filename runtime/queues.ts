@@ -1,0 +1,390 @@
+/**
+ * What the event-driven adapters (`node.ts` over `node:net`, `bun.ts` over
+ * `Bun.listen`/`Bun.connect`) share: turning "data arrived" and "a
+ * connection arrived" events into Deno's pull-style `read(p)` and
+ * `accept()`, and the errors as Deno throws them. Nothing here touches a
+ * runtime's API.
+ *
+ * - {@linkcode ReadQueue}: received bytes wait here until read, so nothing
+ *   is lost while nobody reads; past a high-water mark the socket is paused,
+ *   so a peer that sends faster than we read waits in the kernel, not in
+ *   our memory. A reset rejects reads only once the bytes before it are
+ *   read.
+ * - {@linkcode AcceptQueue}: connections that arrive while nobody awaits
+ *   `accept()` wait here, paused, in arrival order, and so do accept errors.
+ *
+ * @module
+ */
+
+import {
+  acceptErrorKind,
+  type Conn,
+  errorCode,
+  type Listener,
+  type NetAddr,
+  type NetErrorCode,
+  rawCode,
+} from "../net.ts";
+
+/** Received bytes held for `read()` before the socket is paused. */
+export const HIGH_WATER_MARK = 64 * 1024;
+
+/** Errors as Deno's sockets throw them, so callers see one shape. */
+function denoError(name: string, message: string, code?: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  if (code) Object.assign(err, { code });
+  return err;
+}
+/** Using a closed socket or listener. */
+export const badResource = (): Error => denoError("BadResource", "Bad resource ID");
+/** A read or write cut short by our own `close()`. */
+export const interrupted = (): Error => denoError("Interrupted", "operation canceled", "EINTR");
+/** Writing after our FIN or the peer's reset. */
+export const brokenPipe = (): Error =>
+  denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
+/** Accepting on a closed listener. */
+export const listenerClosed = (): Error => denoError("BadResource", "Listener has been closed");
+/** A connection that was reset before it was accepted: its peer's address
+ * is gone, so it cannot be served or logged. Deno's accept fails the same
+ * way (it asks for the address after accept(2)); it concerns that
+ * connection only, not the listener. */
+export const notConnected = (): Error =>
+  denoError("NotConnected", "Transport endpoint is not connected (os error 107)", "ENOTCONN");
+
+/** Node and Bun name a failed lookup by its `getaddrinfo` code (or
+ * `ENOTFOUND`); Deno says "failed to lookup address" whatever the cause.
+ * All are `ENOTFOUND`. */
+export function codeOf(err: unknown): NetErrorCode {
+  if (rawCode(err)?.startsWith("EAI_")) return "ENOTFOUND";
+  return errorCode(err);
+}
+
+/** The peer went away: a reset, or a write into a closed connection. */
+export function isHangUp(err: unknown): boolean {
+  const code = rawCode(err);
+  return code === "ECONNRESET" || code === "EPIPE";
+}
+
+/**
+ * A peer's address as a runtime reports it, or undefined when it cannot:
+ * asked after the peer reset, Node and Bun report no address or no port.
+ *
+ * @param hostname The runtime's `remoteAddress`.
+ * @param port The runtime's `remotePort`.
+ * @returns The address, or undefined.
+ */
+export function peerAddr(hostname?: string, port?: number): NetAddr | undefined {
+  return hostname && port ? { hostname, port } : undefined;
+}
+
+/** What pauses and resumes a socket's reading: a `net.Socket` or a Bun
+ * socket as they are. */
+export interface FlowControl {
+  /** Stops taking data from the kernel. */
+  pause(): void;
+  /** Takes data from the kernel again. */
+  resume(): void;
+}
+
+interface PendingRead {
+  p: Uint8Array;
+  resolve(n: number | null): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Received bytes and reads waiting for them, for one socket. The adapter
+ * feeds it the socket's events ({@linkcode ReadQueue.push},
+ * {@linkcode ReadQueue.end}, {@linkcode ReadQueue.fail}) and answers
+ * `read()` with {@linkcode ReadQueue.read}.
+ */
+export class ReadQueue {
+  /** Bytes received and not yet read. */
+  buffered = 0;
+  /** Received chunks not yet read; `#offset` bytes of the first are read. */
+  #chunks: Uint8Array[] = [];
+  #offset = 0;
+  /** The peer sent FIN, or the socket closed. */
+  #ended = false;
+  /** The socket failed: reads reject with it (but EPIPE) once the data
+   * before it is read. */
+  #failure: unknown;
+  #reads: PendingRead[] = [];
+  #flow: FlowControl;
+  #paused = false;
+
+  /** @param flow Pauses the socket past the high-water mark. */
+  constructor(flow: FlowControl) {
+    this.#flow = flow;
+  }
+
+  /** Why the socket failed, if it did. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Takes a received chunk (it must not be reused by the runtime). */
+  push(chunk: Uint8Array): void {
+    const read = this.#reads[0];
+    if (read && this.buffered === 0) {
+      // The common case: a read waits for this chunk. Straight into it.
+      const n = Math.min(chunk.length, read.p.length);
+      read.p.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+      this.#reads.shift();
+      read.resolve(n);
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
+    this.#chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered >= HIGH_WATER_MARK && !this.#paused) {
+      this.#paused = true;
+      this.#flow.pause();
+    }
+    this.#settle();
+  }
+
+  /** The peer sent FIN, or the socket closed: reads end once the data
+   * before it is read. */
+  end(): void {
+    this.#ended = true;
+    this.#settle();
+  }
+
+  /** The socket failed with `err`; the first failure counts. */
+  fail(err: unknown): void {
+    this.#failure ??= err;
+    this.#settle();
+  }
+
+  /**
+   * Reads into `p` what has arrived, waiting for it if nothing has.
+   *
+   * @param p Where to put the bytes.
+   * @returns How many bytes were read, or null at end of stream.
+   */
+  read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0) return Promise.resolve(0);
+    if (this.#reads.length === 0) {
+      if (this.buffered > 0) return Promise.resolve(this.#take(p));
+      const reset = this.#reset();
+      if (reset) return Promise.reject(reset);
+      if (this.#ended || this.#failure) return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => this.#reads.push({ p, resolve, reject }));
+  }
+
+  /** Drops what is unread and fails the waiting reads with `err` (our own
+   * `close()`). */
+  close(err: () => unknown): void {
+    if (this.buffered > 0) {
+      this.#chunks = [];
+      this.buffered = 0;
+    }
+    while (this.#reads.length > 0) this.#reads.shift()!.reject(err());
+  }
+
+  /** Copies queued bytes into `p`, each byte once; resumes the socket when
+   * the queue is short again. */
+  #take(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0];
+      const count = Math.min(chunk.length - this.#offset, p.length - n);
+      p.set(chunk.subarray(this.#offset, this.#offset + count), n);
+      n += count;
+      this.#offset += count;
+      if (this.#offset === chunk.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    }
+    this.buffered -= n;
+    if (this.#paused && this.buffered < HIGH_WATER_MARK) {
+      this.#paused = false;
+      this.#flow.resume();
+    }
+    return n;
+  }
+
+  /** The failure a read past the data rejects with. EPIPE on a read (Bun
+   * reports it after the peer's FIN and RST) means the peer is gone: end of
+   * stream, as Deno reads it, not an error. A reset rejects. */
+  #reset(): unknown {
+    const failure = this.#failure;
+    return failure && errorCode(failure) !== "EPIPE" ? failure : undefined;
+  }
+
+  /** Answers waiting reads with what has arrived, or the end. */
+  #settle(): void {
+    while (this.#reads.length > 0) {
+      const read = this.#reads[0];
+      if (this.buffered > 0) read.resolve(this.#take(read.p));
+      else if (this.#reset()) read.reject(this.#reset());
+      else if (this.#ended || this.#failure) read.resolve(null);
+      else return;
+      this.#reads.shift();
+    }
+  }
+}
+
+/** The part of a runtime's socket {@linkcode QueuedConn} uses: a
+ * `net.Socket` or a Bun socket as they are. */
+export interface Socket extends FlowControl {
+  /** This end's address, once asked of the kernel; unknown once closed. */
+  readonly localAddress?: string;
+  /** This end's port. */
+  readonly localPort?: number;
+}
+
+/**
+ * What a connection over an event-driven socket shares on every runtime:
+ * its addresses, its {@linkcode ReadQueue}, `read()`, and being held
+ * paused in an {@linkcode AcceptQueue} until accepted. Each adapter adds
+ * `write()`, `closeWrite()` and `close()`, which differ by runtime.
+ */
+export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
+  readonly remoteAddr: NetAddr;
+  /** What the socket received and nobody has read yet. */
+  readonly received: ReadQueue;
+  protected readonly socket: S;
+  /** Our own close() was called. */
+  protected closed = false;
+  /** Paused until accept() hands it out. */
+  #held: boolean;
+  #localAddr?: NetAddr;
+
+  /**
+   * @param socket The socket.
+   * @param remoteAddr Its peer, captured when it was accepted or connected:
+   * Node and Bun forget it once the peer resets, before a server can log
+   * it.
+   * @param held Whether the runtime made it paused (Node's
+   * `pauseOnConnect`), to be resumed by {@linkcode QueuedConn.start}.
+   */
+  constructor(socket: S, remoteAddr: NetAddr, held = false) {
+    this.socket = socket;
+    this.remoteAddr = remoteAddr;
+    this.received = new ReadQueue(socket);
+    this.#held = held;
+  }
+
+  // Asked of the runtime (getsockname) when first read, not for every
+  // connection: a server that logs only problems never reads it. Unknown
+  // (hostname "", port 0) once the socket is closed, unless read before, as
+  // the Conn interface warns.
+  get localAddr(): NetAddr {
+    return this.#localAddr ??= {
+      hostname: this.socket.localAddress ?? "",
+      port: this.socket.localPort ?? 0,
+    };
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.closed) return Promise.reject(badResource());
+    return this.received.read(p);
+  }
+
+  /** Pauses it while it waits in an {@linkcode AcceptQueue}, so that its
+   * data waits in the kernel, as with Deno. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.socket.pause();
+  }
+
+  /** Starts reading, if it was held: called when `accept()` hands it out. */
+  start(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.socket.resume();
+  }
+
+  abstract write(p: Uint8Array): Promise<number>;
+  abstract closeWrite(): Promise<void>;
+  abstract close(): void;
+}
+
+/** An accept error, as an {@linkcode AcceptQueue} holds it. */
+class AcceptFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * A listener with Deno's `accept()` shape over a runtime that accepts every
+ * connection as it comes (neither Node nor Bun can stop without closing
+ * the listener): the adapter {@linkcode AcceptQueue.push}es each
+ * connection, or {@linkcode AcceptQueue.fail}s with an accept error, and
+ * `accept()` takes them in order.
+ */
+export class AcceptQueue implements Listener {
+  readonly addr: NetAddr;
+  #stop: () => void;
+  /** Connections, and accept errors, in arrival order. */
+  #ready: (QueuedConn | AcceptFailure)[] = [];
+  #accepts: { resolve(conn: Conn): void; reject(err: unknown): void }[] = [];
+  #closed = false;
+
+  /**
+   * @param addr The address it is bound to.
+   * @param stop Stops the runtime's listener.
+   */
+  constructor(addr: NetAddr, stop: () => void) {
+    this.addr = addr;
+    this.#stop = stop;
+  }
+
+  /**
+   * Hands a connection to a waiting `accept()`, or holds it (paused) until
+   * one comes. After `close()`, it is closed instead.
+   *
+   * @param conn The connection.
+   */
+  push(conn: QueuedConn): void {
+    if (this.#closed) return conn.close();
+    const accept = this.#accepts.shift();
+    if (!accept) {
+      conn.hold();
+      this.#ready.push(conn);
+      return;
+    }
+    conn.start();
+    accept.resolve(conn);
+  }
+
+  /**
+   * Fails a waiting `accept()` with an accept error, or queues the error in
+   * arrival order.
+   *
+   * @param error The runtime's error.
+   */
+  fail(error: unknown): void {
+    if (this.#closed) return;
+    const accept = this.#accepts.shift();
+    if (accept) return accept.reject(error);
+    // A burst of EMFILE is one error to the accept loop, not thousands; a
+    // connection's own failure is counted, each one.
+    if (
+      this.#ready.at(-1) instanceof AcceptFailure && acceptErrorKind(error) !== "connection"
+    ) return;
+    this.#ready.push(new AcceptFailure(error));
+  }
+
+  accept(): Promise<Conn> {
+    if (this.#closed) return Promise.reject(listenerClosed());
+    const item = this.#ready.shift();
+    if (!item) return new Promise((resolve, reject) => this.#accepts.push({ resolve, reject }));
+    if (item instanceof AcceptFailure) return Promise.reject(item.error);
+    item.start();
+    return Promise.resolve(item);
+  }
+
+  close(): void {
+    if (this.#closed) throw badResource();
+    this.#closed = true;
+    this.#stop();
+    for (const accept of this.#accepts.splice(0)) accept.reject(listenerClosed());
+    for (const item of this.#ready.splice(0)) if (item instanceof QueuedConn) item.close();
+  }
+}

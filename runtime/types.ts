@@ -1,0 +1,51 @@
+/**
+ * The contract every runtime file meets: `deno.ts`, `node.ts` and `bun.ts`
+ * export these names with these types, and each checks itself against
+ * {@linkcode Runtime} at its end (a {@linkcode Meets} of its own module's
+ * type), so the type checker (`deno check`, and the npm build's tsc) fails if one
+ * drifts. The rest of the library imports
+ * `./runtime/deno.ts`; the npm build swaps it for the other two.
+ *
+ * @module
+ */
+
+import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
+
+/** The signals that ask a program to stop: Ctrl-C, `kill`, and the
+ * terminal closing. */
+export const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** One of {@linkcode STOP_SIGNALS}. */
+export type StopSignal = typeof STOP_SIGNALS[number];
+
+/** What the library takes from the runtime it runs on. */
+export interface Runtime {
+  /** Listens for TCP connections; rejects with a `NetError` if the address
+   * cannot be bound, a `RangeError` if the host is empty. */
+  listen: (options: ListenOptions) => Promise<Listener>;
+  /** Opens a TCP connection; rejects with a `NetError`, or the signal's
+   * reason if it aborts first. */
+  connect: (options: ConnectOptions) => Promise<Conn>;
+  /** The command-line arguments, without the runtime and script. */
+  args: () => string[];
+  /** The program's name as it was invoked, for its help. */
+  programName: () => string;
+  /** The runtime and its version, such as `Deno 2.9.6`. */
+  runtimeVersion: () => string;
+  /** Ends the process at once. */
+  exit: (code: number) => never;
+  /** Whether standard error is a terminal. */
+  stderrIsTerminal: () => boolean;
+  /** Writes text to standard error as it is, at once. */
+  writeStderr: (text: string) => void;
+  /** Writes to standard output or error without blocking the event loop;
+   * rejects if it is closed. */
+  write: (stream: "stdout" | "stderr", bytes: Uint8Array) => Promise<void>;
+  /** Calls the handler on SIGINT, SIGTERM and SIGHUP until the returned
+   * function is called. */
+  onShutdownSignal: (handler: (signal: StopSignal) => void) => () => void;
+}
+
+/** `T`, the type of a runtime file's module (its exports), if it meets
+ * the contract; a type error otherwise. */
+export type Meets<T extends Runtime> = T;
