@@ -19,6 +19,15 @@
  * (blocking connects, one at a time) while one good client makes
  * exchanges one at a time: its p50/p99, and the server's RSS.
  *
+ * `server.ts -q --linger 0` is the project's Deno server without its
+ * lingering close: beside the default row, what lingering costs a client
+ * that closes after reading.
+ *
+ * With `--soak N` it runs only this: each project server (Deno, Node, Bun)
+ * fresh, driven with `concurrency` in flight until N exchanges have
+ * succeeded, and its open descriptors and RSS before and after (what a
+ * leak would grow): `deno task bench:soak` runs a million.
+ *
  * With `--client`, a third table: the project's client in load mode
  * (`client.ts` on Deno, the npm package's on Node and on Bun) against a
  * fresh C server, beside the C load generator, `concurrency` in flight.
@@ -37,7 +46,7 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -51,6 +60,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "2" },
     idle: { type: "string", default: "10000" },
     client: { type: "boolean", default: false },
+    soak: { type: "string" },
     only: { type: "string" },
   },
 });
@@ -119,6 +129,25 @@ const allServers: ServerSpec[] = [
       flags,
     ) => [deno, "run", "--allow-net", here("../server.ts"), "-q", "-p", "0", ...flags],
     baseline: BASELINE_DENO,
+  },
+  {
+    name: "server.ts -q --linger 0 (Deno)",
+    command: (
+      flags,
+    ) => [
+      deno,
+      "run",
+      "--allow-net",
+      here("../server.ts"),
+      "-q",
+      "-p",
+      "0",
+      "--linger",
+      "0",
+      ...flags,
+    ],
+    baseline: BASELINE_DENO,
+    noIdle: true,
   },
   {
     name: BASELINE_DENO,
@@ -307,7 +336,49 @@ console.log(
     `generator; median of ${rounds} rounds of ${seconds} s per cell, a fresh server each\n`,
 );
 
+/** Open descriptors of a process. */
+const descriptors = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** The soak: each project server, fresh, until `total` exchanges have
+ * succeeded; descriptors and memory before and after. */
+async function soak(total: number): Promise<void> {
+  console.log(
+    `${n0(total)} exchanges, ${concurrency} in flight, against each project server; ` +
+      "descriptors and RSS once started (after one exchange) and once the last exchange's " +
+      "lingering close is over:\n",
+  );
+  console.log(
+    "| server | exchanges | failed | seconds | descriptors before → after | RSS MB before → after | peak RSS MB |",
+  );
+  console.log("| --- | ---: | ---: | ---: | --- | --- | ---: |");
+  for (const server of servers.filter((s) => s.baseline && !s.name.includes("--linger"))) {
+    const line = await withServer(server, [], async (port, pid) => {
+      await loadgen(port, "1"); // What the runtime opens once is open.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const [fd0, rss0] = [descriptors(pid), memoryMB(pid, "VmRSS")];
+      let done = 0, failed = 0;
+      const started = performance.now();
+      while (done < total) {
+        const s = await loadgen(port, concurrency);
+        done += s.succeeded;
+        failed += s.failed;
+      }
+      const elapsed = (performance.now() - started) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // Lingering closes end.
+      return `| ${server.name} | ${n0(done)} | ${n0(failed)} | ${n1(elapsed)} | ` +
+        `${fd0} → ${descriptors(pid)} | ${n1(rss0)} → ${n1(memoryMB(pid, "VmRSS"))} | ` +
+        `${n1(memoryMB(pid, "VmHWM"))} |`;
+    });
+    console.log(line);
+  }
+}
+
 try {
+  if (values.soak !== undefined) {
+    await soak(Number(values.soak));
+    rmSync(build, { recursive: true, force: true });
+    process.exit(0);
+  }
   // The idle connections go first, on a machine without the TIME_WAIT
   // sockets of the table's hundred thousand exchanges: finding a free
   // ephemeral port among those slows every connect() to about 1 ms.
