@@ -31,16 +31,8 @@ import {
   QueuedConn,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
-export {
-  args,
-  exit,
-  onShutdownSignal,
-  programName,
-  runtimeVersion,
-  stderrIsTerminal,
-  write,
-  writeStderr,
-} from "./process.ts";
+// The process half (arguments, exit, output, signals) is node:process's.
+export * from "./process.ts";
 
 /** The part of a Bun socket this file uses (`Socket` in bun-types). */
 interface BunSocket {

@@ -34,6 +34,21 @@ function codeOf(err: unknown): NetErrorCode {
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
+ * @throws {RangeError} If the host is empty.
+ *
+ * @example A listener on a free port, and one connection to it
+ * ```ts
+ * import { connect, listen } from "./deno.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * const server = await listener.accept();
+ * assert.equal(server.remoteAddr.port, client.localAddr.port);
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
  */
 export function listen(options: ListenOptions): Promise<Listener> {
   try {
@@ -57,6 +72,19 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
  * @throws The signal's reason if it aborts first.
+ *
+ * @example Nothing listens: refused
+ * ```ts
+ * import { connect, listen, NetError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * listener.close(); // The port is free again: nothing listens on it.
+ * await assert.rejects(
+ *   connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+ *   (err) => err instanceof NetError && err.code === "ECONNREFUSED",
+ * );
+ * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   try {

@@ -34,16 +34,8 @@ import {
   QueuedConn,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
-export {
-  args,
-  exit,
-  onShutdownSignal,
-  programName,
-  runtimeVersion,
-  stderrIsTerminal,
-  write,
-  writeStderr,
-} from "./process.ts";
+// The process half (arguments, exit, output, signals) is node:process's.
+export * from "./process.ts";
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {
