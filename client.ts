@@ -8,11 +8,10 @@
  * @module
  */
 
-import { request } from "./request.ts";
+import { expectedReply, request } from "./request.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { formatAddr } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
-import { DEFAULT_REPLY } from "./protocol.ts";
 import {
   parseCommandLine,
   parseCount,
@@ -189,8 +188,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     }
     const { reply } = await request({
       ...exchange,
-      // The tutorial's reply is checked, unless another length alone is asked.
-      reply: exchange.reply ?? (exchange.replyLength === undefined ? DEFAULT_REPLY : undefined),
+      reply: expectedReply(exchange.reply, exchange.replyLength),
       onConnected: (local) =>
         console.log(`Client has been assigned socket name ${formatAddr(local)}`),
     });

@@ -12,8 +12,8 @@
 
 import { IncompleteReadError } from "./recv_all.ts";
 import { errorCode, type NetErrorCode } from "./net.ts";
-import { request, UnexpectedReplyError } from "./request.ts";
-import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT, DEFAULT_REPLY } from "./protocol.ts";
+import { expectedReply, request, UnexpectedReplyError } from "./request.ts";
+import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT } from "./protocol.ts";
 import { Histogram } from "./internal/histogram.ts";
 import { toBytes } from "./internal/bytes.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
@@ -248,10 +248,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   const port = options.port ?? DEFAULT_PORT;
   checkWhole("port", port, 1, 65535);
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  // The tutorial's reply is checked unless another length alone is asked.
-  const expected = options.reply === undefined && options.replyLength !== undefined
-    ? undefined
-    : toBytes(options.reply ?? DEFAULT_REPLY);
+  const expected = expectedReply(options.reply, options.replyLength);
   const timeout = options.timeout;
   if (timeout !== undefined) checkDuration("timeout", timeout);
 

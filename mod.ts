@@ -54,7 +54,10 @@ export {
 } from "./net.ts";
 export { connect, listen } from "./runtime/deno.ts";
 export {
+  DEFAULT_GRACE,
   DEFAULT_HOST,
+  DEFAULT_LINGER,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MESSAGE,
   DEFAULT_PORT,
   DEFAULT_REPLY,

@@ -2,7 +2,7 @@
  * The small socket shape the library is written against, and its errors.
  *
  * Each runtime supplies `listen()` and `connect()` returning these shapes
- * (`runtime/deno.ts` and its Node twin); everything else in the library is
+ * (`runtime/deno.ts`, and its Node and Bun twins); everything else in the library is
  * written against this file only, as Go's code is against `net.Conn`.
  *
  * @module
@@ -20,9 +20,9 @@ export interface NetAddr {
 
 /** A connected TCP socket: what `Deno.TcpConn` offers, and no more. */
 export interface Conn extends Reader, Writer {
-  /** This end of the connection. Read it before `close()`: the Node
-   * adapter asks for it on first use, and after closing it no longer can
-   * (it is then hostname `""`, port 0). */
+  /** This end of the connection. Read it before `close()`: the Node and
+   * Bun adapters ask for it on first use, and after closing they no longer
+   * can (it is then hostname `""`, port 0). */
   readonly localAddr: NetAddr;
   /** The peer's end of the connection. */
   readonly remoteAddr: NetAddr;

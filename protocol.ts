@@ -18,3 +18,11 @@ export const DEFAULT_REPLY = "Farewell, client";
 /** How long an exchange may take, in milliseconds: the server's read
  * deadline and the client's timeout. */
 export const DEFAULT_TIMEOUT = 10_000;
+/** How long the server's lingering close waits for the client to close,
+ * in milliseconds. */
+export const DEFAULT_LINGER = 2000;
+/** How many connections the server holds open at most. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** How long a graceful shutdown lets open exchanges finish, in
+ * milliseconds. */
+export const DEFAULT_GRACE = 5000;

@@ -13,6 +13,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_MESSAGE,
   DEFAULT_PORT,
+  DEFAULT_REPLY,
   DEFAULT_TIMEOUT,
   MESSAGE_LENGTH,
 } from "./protocol.ts";
@@ -71,6 +72,22 @@ export interface Reply {
   localAddr: NetAddr;
   /** The server's end. */
   remoteAddr: NetAddr;
+}
+
+/**
+ * The reply an exchange expects: `reply` if given; otherwise the
+ * tutorial's, unless `replyLength` alone asks for any reply of that length.
+ *
+ * @param reply The reply to expect, if given.
+ * @param replyLength The length to take any reply of, if given.
+ * @returns The bytes to expect, or `undefined` to take any.
+ */
+export function expectedReply(
+  reply: string | Uint8Array | undefined,
+  replyLength: number | undefined,
+): Uint8Array | undefined {
+  if (reply !== undefined) return toBytes(reply);
+  return replyLength === undefined ? toBytes(DEFAULT_REPLY) : undefined;
 }
 
 /**

@@ -17,14 +17,19 @@ import {
   acceptErrorKind,
   closeQuietly,
   type Conn,
+  errorCode,
   formatAddr,
   type Listener,
   type NetAddr,
+  NetError,
   toNetError,
 } from "./net.ts";
 import { listen } from "./runtime/deno.ts";
 import {
+  DEFAULT_GRACE,
   DEFAULT_HOST,
+  DEFAULT_LINGER,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_PORT,
   DEFAULT_REPLY,
   DEFAULT_TIMEOUT,
@@ -58,7 +63,8 @@ export interface ServeOptions {
    * before the client reads it. 0 closes at once. Default 2,000. */
   linger?: number;
   /** At most this many connections are open at once; beyond it the server
-   * stops accepting and the kernel's backlog holds newcomers. Default
+   * stops accepting; newcomers wait (on Deno in the kernel's backlog; Node
+   * and Bun accept them, and hold them paused). Default
    * 10,000. */
   maxConnections?: number;
   /** Called with events, for logs. Leave it out and no event is built.
@@ -180,6 +186,8 @@ const BACKOFF_MAX = 1000;
 /** How long the cap, or skipped connections, must go unhit before the
  * burst is logged as over. */
 const QUIET = 1000;
+/** The longest message a server reads: each connection allocates one. */
+const MAX_MESSAGE_LENGTH = 1 << 20;
 /** The most a lingering close reads and discards. */
 const LINGER_BYTES = 1 << 20;
 
@@ -209,12 +217,12 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     length: options.messageLength ?? MESSAGE_LENGTH,
     reply: toBytes(options.reply ?? DEFAULT_REPLY),
     timeout: options.timeout ?? DEFAULT_TIMEOUT,
-    linger: options.linger ?? 2000,
-    maxConnections: options.maxConnections ?? 10_000,
+    linger: options.linger ?? DEFAULT_LINGER,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     emit: options.onEvent && guarded(options.onEvent),
     story: options.events !== "problems",
   };
-  checkWhole("messageLength", settings.length, 0);
+  checkWhole("messageLength", settings.length, 0, MAX_MESSAGE_LENGTH);
   checkDuration("timeout", settings.timeout);
   checkDuration("linger", settings.linger, true);
   checkWhole("maxConnections", settings.maxConnections, 1);
@@ -322,7 +330,13 @@ class TcpServer implements Server {
       } catch (err) {
         if (this.#closing) break;
         const kind = acceptErrorKind(err);
-        if (kind === "listener") throw toNetError(err, "accept", this.addr);
+        if (kind === "listener") {
+          throw err instanceof NetError
+            ? err
+            : new NetError("accept", errorCode(err), this.addr.hostname, this.addr.port, {
+              cause: err,
+            });
+        }
         if (kind === "connection") {
           // Its own failure, not the listener's: on to the next one.
           this.stats.skipped++;
@@ -441,7 +455,8 @@ class TcpServer implements Server {
     }
   }
 
-  shutdown(grace = 5000): Promise<ServerStats> {
+  shutdown(grace: number = DEFAULT_GRACE): Promise<ServerStats> {
+    checkDuration("grace", grace, true);
     if (this.#stopping) {
       if (grace === 0) {
         clearTimeout(this.#graceTimer);

@@ -9,7 +9,8 @@
  */
 
 import { serve, type ServeOptions, type ServerEvent, type ServerStats } from "./serve.ts";
-import { formatAddr, NetError } from "./net.ts";
+import { formatAddr, NetError, rawCode } from "./net.ts";
+import { DEFAULT_GRACE } from "./protocol.ts";
 import { args } from "./runtime/deno.ts";
 import {
   parseCommandLine,
@@ -97,7 +98,9 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
         : value instanceof Error
         ? value.message
         : value;
-      if (value instanceof NetError) fields.code = value.code;
+      // The library's code, or the runtime's (an accept error's EMFILE).
+      const code = value instanceof NetError ? value.code : rawCode(value);
+      if (code !== undefined) fields.code = code;
     }
     return JSON.stringify(fields);
   }
@@ -125,7 +128,7 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
       } s; closed`;
     case "cap-reached":
       return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
-        "new ones wait in the kernel's backlog";
+        "new ones wait to be accepted";
     case "cap-released":
       return `No longer at the connection cap (${event.open} open)`;
     case "accept-error":
@@ -177,7 +180,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     throw new UsageError(`--log takes human or json, got '${values.log}'`);
   }
   const format = values.log ?? "human";
-  const grace = values.grace === undefined ? 5000 : parseSeconds("grace", values.grace);
+  const grace = values.grace === undefined ? DEFAULT_GRACE : parseSeconds("grace", values.grace);
   const where = parseTarget(
     positionals[0],
     values.port,
@@ -193,7 +196,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       : parseCount("max-connections", values["max-connections"]),
     messageLength: values["message-length"] === undefined
       ? undefined
-      : parseCount("message-length", values["message-length"], 0),
+      : parseCount("message-length", values["message-length"], 0, 1 << 20),
     reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
   };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));

@@ -208,13 +208,22 @@ export function parseSeconds(flag: string, text: string, zero = false): number {
  * @param flag The flag's name, for the message.
  * @param text The flag's value.
  * @param lowest The smallest allowed.
+ * @param highest The largest allowed, if there is a limit.
  * @returns The number.
- * @throws {UsageError} If it is not a whole number of at least `lowest`.
+ * @throws {UsageError} If it is not a whole number in range.
  */
-export function parseCount(flag: string, text: string, lowest = 1): number {
+export function parseCount(
+  flag: string,
+  text: string,
+  lowest = 1,
+  highest = Number.MAX_SAFE_INTEGER,
+): number {
   const count = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(count >= lowest && Number.isSafeInteger(count))) {
-    throw new UsageError(`--${flag} takes a whole number of at least ${lowest}, got '${text}'`);
+  if (!(count >= lowest && count <= highest)) {
+    const range = highest === Number.MAX_SAFE_INTEGER
+      ? `of at least ${lowest}`
+      : `from ${lowest} to ${highest}`;
+    throw new UsageError(`--${flag} takes a whole number ${range}, got '${text}'`);
   }
   return count;
 }

@@ -41,6 +41,20 @@ export function stderrIsTerminal(): boolean {
   return process.stderr.isTTY === true;
 }
 
+/** Streams whose errors are handled: an unhandled `'error'` (EPIPE once
+ * the reader is gone) would end the process with a stack trace. */
+const quieted = new Set<NodeJS.WriteStream>();
+
+/** `out`, with its `'error'` events handled (each write's callback, or
+ * nobody, gets them). */
+function quiet(out: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (!quieted.has(out)) {
+    quieted.add(out);
+    out.on("error", () => {});
+  }
+  return out;
+}
+
 /**
  * Writes text to standard error as it is, without a newline (for a progress
  * line redrawn with `\r`).
@@ -48,12 +62,8 @@ export function stderrIsTerminal(): boolean {
  * @param text The text.
  */
 export function writeStderr(text: string): void {
-  process.stderr.write(text);
+  quiet(process.stderr).write(text);
 }
-
-/** Streams whose errors are handled: an unhandled `'error'` (EPIPE once
- * the reader is gone) would end the process with a stack trace. */
-const quieted = new Set<NodeJS.WriteStream>();
 
 /**
  * Writes to standard output or error without blocking the event loop: a
@@ -65,11 +75,7 @@ const quieted = new Set<NodeJS.WriteStream>();
  * closed (code `EPIPE`).
  */
 export function write(stream: "stdout" | "stderr", bytes: Uint8Array): Promise<void> {
-  const out = process[stream];
-  if (!quieted.has(out)) {
-    quieted.add(out);
-    out.on("error", () => {}); // Each write's callback gets it.
-  }
+  const out = quiet(process[stream]);
   return new Promise((resolve, reject) => out.write(bytes, (err) => err ? reject(err) : resolve()));
 }
 

@@ -365,8 +365,10 @@ export class AcceptQueue implements Listener {
     if (accept) return accept.reject(error);
     // A burst of EMFILE is one error to the accept loop, not thousands; a
     // connection's own failure is counted, each one.
+    const last = this.#ready.at(-1);
     if (
-      this.#ready.at(-1) instanceof AcceptFailure && acceptErrorKind(error) !== "connection"
+      last instanceof AcceptFailure && acceptErrorKind(error) !== "connection" &&
+      acceptErrorKind(last.error) !== "connection"
     ) return;
     this.#ready.push(new AcceptFailure(error));
   }

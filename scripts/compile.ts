@@ -159,8 +159,11 @@ async function main(): Promise<void> {
     );
   }
 
+  // A folder made for this build goes again if the build fails.
+  const made = !(await Deno.stat(outDir).catch(() => undefined));
   await Deno.mkdir(outDir, { recursive: true });
   const temp = await Deno.makeTempDir({ dir: outDir, prefix: ".compile-" });
+  let built = false;
   try {
     // Bun's builds at once (a second or two each); deno compile's one after
     // the other, so that a bad DENORT_BIN stops at the first. Every build
@@ -215,8 +218,10 @@ async function main(): Promise<void> {
     for (const program of PROGRAMS) {
       await Deno.rename(`${temp}/tcp-sixteen-${program}`, `${outDir}/tcp-sixteen-${program}`);
     }
+    built = true;
   } finally {
     await Deno.remove(temp, { recursive: true });
+    if (!built && made) await Deno.remove(outDir);
   }
 
   const size = Deno.statSync(`${outDir}/tcp-sixteen-server`).size;

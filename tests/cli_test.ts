@@ -264,6 +264,11 @@ test("formatEvent() writes the tutorial's lines, and one JSON object with time a
   ]);
   assert.equal(json.error, "reading from 127.0.0.1:5555 failed: connection reset by peer");
   assert.equal(json.code, "ECONNRESET");
+  const emfile = Object.assign(new Error("Too many open files (os error 24)"), { code: "EMFILE" });
+  const accept = JSON.parse(
+    formatEvent({ type: "accept-error", error: emfile, retryIn: 5 }, "json"),
+  );
+  assert.equal(accept.code, "EMFILE", "a runtime's code is logged too");
   assert.equal(
     JSON.parse(formatEvent({ type: "message", peer: "p", message }, "json")).message,
     "'Hi there, server'",
@@ -398,6 +403,11 @@ test("server and client main() refuse each wrong command line with one exact Usa
       "--duration takes a number of seconds from 0.001 to 2147483, got '-1'",
     ],
     ["client", ["-n", "5", "-p", "0"], "-p takes a port from 1 to 65535, got '0'"],
+    [
+      "server",
+      ["--message-length", "2000000"],
+      "--message-length takes a whole number from 0 to 1048576, got '2000000'",
+    ],
   ] as const;
   for (const [program, args, message] of cases) {
     await assert.rejects(

@@ -247,6 +247,11 @@ test("serve() rejects out-of-range options with RangeError", async () => {
   await assert.rejects(serve({ port: 0, timeout: 0 }), RangeError);
   await assert.rejects(serve({ port: 0, maxConnections: 0 }), RangeError);
   await assert.rejects(serve({ port: 0, messageLength: -1 }), RangeError);
+  await assert.rejects(serve({ port: 0, messageLength: 2 << 20 }), RangeError);
+  const server = await serve({ port: 0 });
+  assert.throws(() => server.shutdown(-1), RangeError);
+  assert.throws(() => server.shutdown(NaN), RangeError);
+  await server.shutdown();
 });
 
 test("serve() soak: mixed good and bad clients for 1.5 s lose no good reply", async () => {
