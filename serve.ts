@@ -378,15 +378,15 @@ class TcpServer implements Server {
     const story = this.#s.story ? emit : undefined;
     const x = new Exchange(conn);
     this.#live.add(x);
-    const peer = story && peerOf(conn);
+    const peer = story ? peerOf(conn) : "";
     try {
-      story?.({ type: "accepted", peer: peer!, local: formatAddr(conn.localAddr) });
+      story?.({ type: "accepted", peer, local: formatAddr(conn.localAddr) });
       const message = await x.receive(length);
-      story?.({ type: "message", peer: peer!, message });
+      story?.({ type: "message", peer, message });
       await sendAll(conn, this.#s.reply);
       this.#live.delete(x);
       this.stats.served++;
-      story?.({ type: "replied", peer: peer! });
+      story?.({ type: "replied", peer });
       if (this.#s.linger > 0) await this.#linger(x);
     } catch (err) {
       this.#live.delete(x);

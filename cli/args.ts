@@ -14,7 +14,7 @@
 
 import { bareHost, type NetAddr } from "../net.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
-import { MAX_DELAY } from "../internal/checks.ts";
+import { MAX_DELAY, range } from "../internal/checks.ts";
 
 /** The command line is wrong; the message says how. */
 export class UsageError extends Error {
@@ -220,10 +220,10 @@ export function parseCount(
 ): number {
   const count = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(count >= lowest && count <= highest)) {
-    const range = highest === Number.MAX_SAFE_INTEGER
-      ? `of at least ${lowest}`
-      : `from ${lowest} to ${highest}`;
-    throw new UsageError(`--${flag} takes a whole number ${range}, got '${text}'`);
+    const of = highest === Number.MAX_SAFE_INTEGER ? "of " : "";
+    throw new UsageError(
+      `--${flag} takes a whole number ${of}${range(lowest, highest)}, got '${text}'`,
+    );
   }
   return count;
 }

@@ -58,9 +58,28 @@ export function checkWhole(
   highest = Number.MAX_SAFE_INTEGER,
 ): void {
   if (!(Number.isSafeInteger(value) && value >= lowest && value <= highest)) {
-    const range = highest === Number.MAX_SAFE_INTEGER
-      ? `at least ${lowest}`
-      : `from ${lowest} to ${highest}`;
-    throw new RangeError(`${name} must be a whole number ${range}, got ${value}`);
+    throw new RangeError(`${name} must be a whole number ${range(lowest, highest)}, got ${value}`);
   }
+}
+
+/**
+ * A range of whole numbers in words, for messages.
+ *
+ * @param lowest The smallest allowed.
+ * @param highest The largest allowed; `Number.MAX_SAFE_INTEGER` for no limit.
+ * @returns `at least 1`, or `from 0 to 65535`.
+ *
+ * @example
+ * ```ts
+ * import { range } from "./checks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(range(1, Number.MAX_SAFE_INTEGER), "at least 1");
+ * assert.equal(range(1, 65535), "from 1 to 65535");
+ * ```
+ */
+export function range(lowest: number, highest: number): string {
+  return highest === Number.MAX_SAFE_INTEGER
+    ? `at least ${lowest}`
+    : `from ${lowest} to ${highest}`;
 }
