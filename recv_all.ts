@@ -342,21 +342,28 @@ function isByobReader(source: unknown): source is ReadableStreamBYOBReader {
     source instanceof ReadableStreamBYOBReader;
 }
 
-/** Whether `value` has the methods `names`. */
-function hasMethods(value: unknown, ...names: string[]): boolean {
+/** Whether `value` has the methods `names` (a constant array: no
+ * allocation per call). */
+function hasMethods(value: unknown, names: readonly string[]): boolean {
   if (typeof value !== "object" || value === null) return false;
   const record = value as Record<string, unknown>;
-  return names.every((name) => typeof record[name] === "function");
+  for (const name of names) if (typeof record[name] !== "function") return false;
+  return true;
 }
 
+const NODE_READABLE = ["on", "removeListener", "read", "unshift"] as const;
+const NODE_WRITABLE = ["on", "removeListener", "write", "end"] as const;
+const READER = ["read"] as const;
+const WRITER = ["write"] as const;
+
 function isNodeReadable(source: unknown): source is NodeReadable {
-  return hasMethods(source, "on", "removeListener", "read", "unshift") &&
+  return hasMethods(source, NODE_READABLE) &&
     typeof (source as NodeReadable).readableLength === "number";
 }
 
 function isReader(source: unknown): source is Reader {
   // A default (not BYOB) stream reader has read() too, resolving to chunks.
-  return hasMethods(source, "read") &&
+  return hasMethods(source, READER) &&
     !(typeof ReadableStreamDefaultReader !== "undefined" &&
       source instanceof ReadableStreamDefaultReader);
 }
@@ -635,7 +642,7 @@ export function sendAll(
   if (isNodeWritable(writer)) {
     return bytes.length === 0 ? Promise.resolve() : writeNode(writer, bytes, signal);
   }
-  if (hasMethods(writer, "write")) return writeWriter(writer as Writer, bytes, signal);
+  if (hasMethods(writer, WRITER)) return writeWriter(writer as Writer, bytes, signal);
   return Promise.reject(
     new TypeError(
       "sendAll writes to a Writer (write(p) resolving to a byte count, as a Deno.Conn) " +
@@ -645,7 +652,7 @@ export function sendAll(
 }
 
 function isNodeWritable(writer: unknown): writer is NodeWritable {
-  return hasMethods(writer, "on", "removeListener", "write", "end");
+  return hasMethods(writer, NODE_WRITABLE);
 }
 
 async function writeWriter(

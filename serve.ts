@@ -111,8 +111,10 @@ export interface ServerStats {
   failed: number;
   /** Connections closed by the read deadline. */
   timedOut: number;
-  /** Connections that failed before they could be accepted (reset while
-   * waiting in the backlog...): skipped. */
+  /** Connections that failed before they could be served: reset while
+   * waiting in the backlog (on Node and Bun, where the runtime accepts
+   * them, any connection reset before its first byte whose peer could not
+   * be named), and the like. */
   skipped: number;
   /** Connections open now, lingering ones included. */
   open: number;
@@ -149,8 +151,16 @@ class Exchange implements Reader, Timed {
   prev?: Timed;
   next?: Timed;
   queued?: boolean;
+  #peer?: NetAddr;
 
   constructor(readonly conn: Conn) {}
+
+  /** The peer's address, asked once and kept. Ask before closing the
+   * connection: Node and Bun forget it then. They ask the kernel for it (a
+   * system call), so the server asks only when a log needs it. */
+  peer(): NetAddr {
+    return this.#peer ??= this.conn.remoteAddr;
+  }
 
   read(p: Uint8Array): Promise<number | null> {
     return this.conn.read(p).then((n) => {
@@ -159,25 +169,16 @@ class Exchange implements Reader, Timed {
     });
   }
 
-  /** Reads the message. A client's message nearly always comes in one
-   * segment, so one plain read usually ends it (no counting wrapper, no
-   * recvAll loop held per waiting connection); recvAll reads the rest. */
-  async receive(length: number): Promise<Uint8Array> {
-    const message = new Uint8Array(length);
-    if (length === 0) return message;
-    const n = await this.conn.read(message);
-    if (n === null) throw new IncompleteReadError(message.subarray(0, 0), length);
-    this.received = n;
-    if (n < length) {
-      try {
-        await recvAll(this, length - n, { buffer: message.subarray(n) });
-      } catch (err) {
-        // Told of the whole message, not of the rest.
-        if (!(err instanceof IncompleteReadError)) throw err;
-        throw new IncompleteReadError(message.slice(0, this.received), length);
-      }
+  /** Reads the rest of `message`, whose first `received` octets are in. */
+  async receiveRest(message: Uint8Array): Promise<void> {
+    const length = message.length;
+    try {
+      await recvAll(this, length - this.received, { buffer: message.subarray(this.received) });
+    } catch (err) {
+      // Told of the whole message, not of the rest.
+      if (!(err instanceof IncompleteReadError)) throw err;
+      throw new IncompleteReadError(message.slice(0, this.received), length);
     }
-    return message;
   }
 }
 
@@ -339,8 +340,7 @@ class TcpServer implements Server {
         }
         if (kind === "connection") {
           // Its own failure, not the listener's: on to the next one.
-          this.stats.skipped++;
-          if (this.#skips.hit()) emit?.({ type: "accept-skipped", error: err as Error });
+          this.#skip(err);
           continue;
         }
         // Out of descriptors or memory, or not known: back off.
@@ -358,6 +358,13 @@ class TcpServer implements Server {
       this.stats.open++;
       this.#serveConn(conn);
     }
+  }
+
+  /** Counts a connection that failed before it could be served, and logs
+   * the first of a burst. */
+  #skip(err: unknown): void {
+    this.stats.skipped++;
+    if (this.#skips.hit()) this.#s.emit?.({ type: "accept-skipped", error: err as Error });
   }
 
   /** Waits for a freed slot or descriptor, shutdown, or `ms` if given. */
@@ -378,38 +385,73 @@ class TcpServer implements Server {
     const story = this.#s.story ? emit : undefined;
     const x = new Exchange(conn);
     this.#live.add(x);
-    const peer = story ? peerOf(conn) : "";
+    const peer = story ? peerOf(x.peer()) : "";
     try {
-      story?.({ type: "accepted", peer, local: formatAddr(conn.localAddr) });
-      const message = await x.receive(length);
+      // A connection reset before it was accepted has no peer to name: no
+      // story (Deno's accept fails for it; Node and Bun hand it out, and
+      // its read fails).
+      if (story && x.peer().hostname) {
+        story({ type: "accepted", peer, local: formatAddr(conn.localAddr) });
+      }
+      // A message nearly always comes in one segment, and a reply fits the
+      // socket's buffer: one plain read and one write usually do (no
+      // counting reader, no recvAll loop, no async call per connection).
+      const message = new Uint8Array(length);
+      const n = length && await conn.read(message);
+      if (n === null) throw new IncompleteReadError(message.subarray(0, 0), length);
+      x.received = n;
+      if (n < length) await x.receiveRest(message);
       story?.({ type: "message", peer, message });
-      await sendAll(conn, this.#s.reply);
+      const reply = this.#s.reply;
+      const sent = reply.length && await conn.write(reply);
+      if (sent < reply.length) await sendAll(conn, reply.subarray(sent));
       this.#live.delete(x);
       this.stats.served++;
       story?.({ type: "replied", peer });
-      if (this.#s.linger > 0) await this.#linger(x);
+      if (this.#s.linger > 0) {
+        // Lingering close: FIN, then read and discard until the client
+        // closes, the linger time passes, or 1 MiB has come. Here, not in a
+        // method of its own: an async call costs every connection.
+        this.#lingering.add(x);
+        try {
+          await conn.closeWrite();
+          for (let total = 0, n; total < LINGER_BYTES; total += n) {
+            n = await conn.read(this.#discard);
+            if (n === null) break;
+          }
+        } catch {
+          // Reset, or closed by the linger timer or shutdown: the reply is
+          // out.
+        }
+        this.#lingering.delete(x);
+      }
     } catch (err) {
       this.#live.delete(x);
+      const remote = x.peer(); // Before closing.
       closeQuietly(conn);
       if (x.cut === "timeout") {
         this.stats.timedOut++;
         emit?.({
           type: "timeout",
-          peer: peerOf(conn),
+          peer: peerOf(remote),
           bytes: x.received,
           expected: length,
           timeout: this.#s.timeout,
         });
+      } else if (!x.cut && x.received === 0 && !remote.hostname) {
+        // Reset before a byte came, and before its peer could be named:
+        // the connections Deno's accept fails (ENOTCONN) and skips.
+        this.#skip(err);
       } else {
         this.stats.failed++;
         emit?.({
           type: "failed",
-          peer: peerOf(conn),
+          peer: peerOf(remote),
           bytes: x.received,
           expected: length,
           error: x.cut === "shutdown"
             ? new Error("cut off by shutdown")
-            : toNetError(err, x.received < length ? "read" : "write", conn.remoteAddr) as Error,
+            : toNetError(err, x.received < length ? "read" : "write", remote) as Error,
         });
       }
     } finally {
@@ -422,29 +464,11 @@ class TcpServer implements Server {
     }
   }
 
-  /** Replied to: FIN, then read and discard until the client closes, the
-   * linger time passes, or 1 MiB has come. Never throws. */
-  async #linger(x: Exchange): Promise<void> {
-    this.#lingering.add(x);
-    try {
-      await x.conn.closeWrite();
-      let total = 0;
-      while (total < LINGER_BYTES) {
-        const n = await x.conn.read(this.#discard);
-        if (n === null) break;
-        total += n;
-      }
-    } catch {
-      // Reset, or closed by the linger timer or shutdown: the reply is out.
-    } finally {
-      this.#lingering.delete(x);
-    }
-  }
-
   #cut(x: Exchange, why: "timeout" | "shutdown"): void {
     this.#live.delete(x);
     this.#lingering.delete(x);
     x.cut = why;
+    if (this.#s.emit) x.peer(); // Named before closing, for the log.
     closeQuietly(x.conn);
   }
 
@@ -486,6 +510,6 @@ class TcpServer implements Server {
 }
 
 /** The peer as logs name it. */
-function peerOf(conn: Conn): string {
-  return conn.remoteAddr.hostname ? formatAddr(conn.remoteAddr) : "unknown peer";
+function peerOf(addr: NetAddr): string {
+  return addr.hostname ? formatAddr(addr) : "unknown peer";
 }

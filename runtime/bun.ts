@@ -26,8 +26,6 @@ import {
   codeOf,
   interrupted,
   isHangUp,
-  notConnected,
-  peerAddr,
   QueuedConn,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
@@ -37,8 +35,8 @@ export * from "./process.ts";
 /** The part of a Bun socket this file uses (`Socket` in bun-types). */
 interface BunSocket {
   data: BunConn | undefined;
-  /** Undefined when asked after the peer reset (seen for connections reset
-   * before they were accepted), though bun-types says `string`. */
+  /** Undefined when asked after the peer reset or the socket closed,
+   * though bun-types says `string`. */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly localAddress: string | undefined;
@@ -220,16 +218,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       allowHalfOpen: true,
       socket: {
         ...common,
-        open(socket) {
-          const remote = peerAddr(socket.remoteAddress, socket.remotePort);
-          if (!remote) {
-            // Reset while it waited in the backlog: no peer to serve or log.
-            socket.terminate();
-            queue!.fail(notConnected());
-            return;
-          }
-          queue!.push(socket.data = new BunConn(socket, remote));
-        },
+        // A connection reset while it waited in the backlog is handed out
+        // too: its reads fail, and it has no peer address (Deno's accept
+        // fails with ENOTCONN instead).
+        open: (socket) => queue!.push(socket.data = new BunConn(socket)),
       },
     });
     queue = new AcceptQueue({ hostname, port: server.port }, () => server.stop());
@@ -244,10 +236,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 const connecting: BunHandlers = {
   ...common,
   open(socket) {
-    // No address: the server reset at once. connect() says so.
-    const remote = peerAddr(socket.remoteAddress, socket.remotePort);
-    if (remote) socket.data = new BunConn(socket, remote);
-    else socket.terminate();
+    socket.data = new BunConn(socket);
   },
   // Bun.connect's promise rejects too, and connect() handles that.
   connectError() {},
@@ -277,10 +266,9 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     Bun.connect({ hostname: host, port, allowHalfOpen: true, socket: connecting }).then(
       (socket) => {
         signal?.removeEventListener("abort", onAbort);
-        const conn = socket.data;
-        if (aborted) conn?.close();
-        else if (conn) resolve(conn);
-        else reject(new NetError("connect", "ECONNRESET", hostname, port));
+        const conn = socket.data ??= new BunConn(socket);
+        if (aborted) conn.close();
+        else resolve(conn);
       },
       (err) => {
         signal?.removeEventListener("abort", onAbort);

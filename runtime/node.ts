@@ -20,7 +20,7 @@
  */
 
 import * as net from "node:net";
-import type { Conn, ConnectOptions, Listener, ListenOptions, NetAddr } from "../net.ts";
+import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
 import { bareHost, NetError } from "../net.ts";
 import {
   AcceptQueue,
@@ -29,36 +29,51 @@ import {
   codeOf,
   interrupted,
   isHangUp,
-  notConnected,
-  peerAddr,
   QueuedConn,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
+/** Where each socket keeps its {@linkcode NodeConn}, for the listeners. */
+const CONN = Symbol("NodeConn");
+type Tagged = net.Socket & { [CONN]: NodeConn };
+
+// One set of listeners for every socket (Node calls them with the socket as
+// `this`), not four closures per connection.
+function socketData(this: Tagged, chunk: Uint8Array): void {
+  this[CONN].received.push(chunk);
+}
+function socketEnd(this: Tagged): void {
+  this[CONN].received.end();
+}
+function socketError(this: Tagged, err: Error): void {
+  this[CONN].received.fail(err);
+}
+
+/** What `closeWrite()` returns: it has nothing to wait for. */
+const DONE = Promise.resolve();
+
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {
-  #closingWrite?: Promise<void>;
+  /** Our closeWrite(): FIN queued. */
+  #shut = false;
 
   /**
    * @param socket The socket.
-   * @param remoteAddr Its peer.
    * @param held Whether it is paused (accepted with `pauseOnConnect`).
    */
-  constructor(socket: net.Socket, remoteAddr: NetAddr, held = false) {
-    super(socket, remoteAddr, held);
-    const received = this.received;
-    socket.on("data", (chunk: Uint8Array) => received.push(chunk));
-    socket.on("end", () => received.end());
-    socket.on("error", (err) => received.fail(err));
-    socket.on("close", () => received.end());
+  constructor(socket: net.Socket, held = false) {
+    super(socket, held);
+    (socket as Tagged)[CONN] = this;
+    socket.on("data", socketData).on("end", socketEnd).on("error", socketError)
+      .on("close", socketEnd);
   }
 
   write(p: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(badResource());
     const failure = this.received.failure;
-    if (this.#closingWrite || isHangUp(failure)) return Promise.reject(brokenPipe());
+    if (this.#shut || isHangUp(failure)) return Promise.reject(brokenPipe());
     if (failure) return Promise.reject(failure);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
@@ -84,11 +99,11 @@ class NodeConn extends QueuedConn<net.Socket> {
    * peer's FIN. */
   closeWrite(): Promise<void> {
     if (this.closed) return Promise.reject(badResource());
-    if (!this.#closingWrite) {
+    if (!this.#shut) {
+      this.#shut = true;
       this.socket.end();
-      this.#closingWrite = Promise.resolve();
     }
-    return this.#closingWrite;
+    return DONE;
   }
 
   close(): void {
@@ -137,15 +152,10 @@ export function listen(options: ListenOptions): Promise<Listener> {
       server.off("error", onError);
       const { address, port } = server.address() as net.AddressInfo;
       const queue = new AcceptQueue({ hostname: address, port }, () => server.close());
-      server.on("connection", (socket: net.Socket) => {
-        const remote = peerAddr(socket.remoteAddress, socket.remotePort);
-        if (remote) queue.push(new NodeConn(socket, remote, true));
-        else {
-          // Reset while it waited in the backlog: no peer to serve or log.
-          socket.on("error", () => {}).destroy();
-          queue.fail(notConnected());
-        }
-      });
+      // A connection reset while it waited in the backlog is handed out
+      // too: its reads fail, and it has no peer address (Deno's accept
+      // fails with ENOTCONN instead).
+      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true)));
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
@@ -185,9 +195,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     };
     const onConnect = () => {
       settle();
-      const remote = peerAddr(socket.remoteAddress, socket.remotePort);
-      if (remote) resolve(new NodeConn(socket, remote));
-      else onError(Object.assign(new Error("reset at connect"), { code: "ECONNRESET" }));
+      resolve(new NodeConn(socket));
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);

@@ -45,13 +45,6 @@ export const brokenPipe = (): Error =>
   denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
 /** Accepting on a closed listener. */
 export const listenerClosed = (): Error => denoError("BadResource", "Listener has been closed");
-/** A connection that was reset before it was accepted: its peer's address
- * is gone, so it cannot be served or logged. Deno's accept fails the same
- * way (it asks for the address after accept(2)); it concerns that
- * connection only, not the listener. */
-export const notConnected = (): Error =>
-  denoError("NotConnected", "Transport endpoint is not connected (os error 107)", "ENOTCONN");
-
 /** Node and Bun name a failed lookup by its `getaddrinfo` code (or
  * `ENOTFOUND`); Deno says "failed to lookup address" whatever the cause.
  * All are `ENOTFOUND`. */
@@ -67,16 +60,20 @@ export function isHangUp(err: unknown): boolean {
 }
 
 /**
- * A peer's address as a runtime reports it, or undefined when it cannot:
- * asked after the peer reset, Node and Bun report no address or no port.
+ * An address as a runtime reports it, or undefined when it cannot: asked
+ * after the socket closed or the peer reset, Node and Bun report no address
+ * or no port.
  *
- * @param hostname The runtime's `remoteAddress`.
- * @param port The runtime's `remotePort`.
+ * @param hostname The runtime's `remoteAddress` or `localAddress`.
+ * @param port The runtime's `remotePort` or `localPort`.
  * @returns The address, or undefined.
  */
-export function peerAddr(hostname?: string, port?: number): NetAddr | undefined {
+function address(hostname?: string, port?: number): NetAddr | undefined {
   return hostname && port ? { hostname, port } : undefined;
 }
+
+/** The address of an end the runtime can no longer name. */
+const UNKNOWN: NetAddr = Object.freeze({ hostname: "", port: 0 });
 
 /** What pauses and resumes a socket's reading: a `net.Socket` or a Bun
  * socket as they are. */
@@ -232,10 +229,15 @@ export class ReadQueue {
 /** The part of a runtime's socket {@linkcode QueuedConn} uses: a
  * `net.Socket` or a Bun socket as they are. */
 export interface Socket extends FlowControl {
-  /** This end's address, once asked of the kernel; unknown once closed. */
+  /** This end's address, asked of the kernel; unknown once closed. */
   readonly localAddress?: string;
   /** This end's port. */
   readonly localPort?: number;
+  /** The peer's address, asked of the kernel; unknown once closed or
+   * reset. */
+  readonly remoteAddress?: string;
+  /** The peer's port. */
+  readonly remotePort?: number;
 }
 
 /**
@@ -245,7 +247,6 @@ export interface Socket extends FlowControl {
  * `write()`, `closeWrite()` and `close()`, which differ by runtime.
  */
 export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
-  readonly remoteAddr: NetAddr;
   /** What the socket received and nobody has read yet. */
   readonly received: ReadQueue;
   protected readonly socket: S;
@@ -254,31 +255,33 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   /** Paused until accept() hands it out. */
   #held: boolean;
   #localAddr?: NetAddr;
+  #remoteAddr?: NetAddr;
 
   /**
    * @param socket The socket.
-   * @param remoteAddr Its peer, captured when it was accepted or connected:
-   * Node and Bun forget it once the peer resets, before a server can log
-   * it.
    * @param held Whether the runtime made it paused (Node's
    * `pauseOnConnect`), to be resumed by {@linkcode QueuedConn.start}.
    */
-  constructor(socket: S, remoteAddr: NetAddr, held = false) {
+  constructor(socket: S, held = false) {
     this.socket = socket;
-    this.remoteAddr = remoteAddr;
     this.received = new ReadQueue(socket);
     this.#held = held;
   }
 
-  // Asked of the runtime (getsockname) when first read, not for every
-  // connection: a server that logs only problems never reads it. Unknown
-  // (hostname "", port 0) once the socket is closed, unless read before, as
-  // the Conn interface warns.
+  // Both addresses are asked of the kernel (getsockname, getpeername) when
+  // first read, not for every connection: a server that logs only problems
+  // never reads them, and a system call per connection is a tenth of what
+  // serving one costs (measured). Unknown (hostname "", port 0) once the
+  // socket is closed or reset, unless read before, as the Conn interface
+  // warns.
   get localAddr(): NetAddr {
-    return this.#localAddr ??= {
-      hostname: this.socket.localAddress ?? "",
-      port: this.socket.localPort ?? 0,
-    };
+    return (this.#localAddr ??= address(this.socket.localAddress, this.socket.localPort)) ??
+      UNKNOWN;
+  }
+
+  get remoteAddr(): NetAddr {
+    return (this.#remoteAddr ??= address(this.socket.remoteAddress, this.socket.remotePort)) ??
+      UNKNOWN;
   }
 
   read(p: Uint8Array): Promise<number | null> {

@@ -352,7 +352,7 @@ test("closeWrite() sends FIN at once, and read() goes on until the peer's EOF (l
   }
 });
 
-test("accept() rejects with code ENOTCONN for a connection reset before it was accepted, and goes on", async () => {
+test("a connection reset before it was accepted: Deno's accept rejects (ENOTCONN), Node's and Bun's hands it out nameless and failing; accept goes on", async () => {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
   try {
     // execFileSync holds this thread, so not even Node or Bun (which accept
@@ -362,15 +362,23 @@ test("accept() rejects with code ENOTCONN for a connection reset before it was a
       "-c",
       "import socket, struct, sys\n" +
       "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
-      "s.sendall(b'Hi there, server')\n" +
       "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
       "s.close()\n",
       String(listener.addr.port),
     ]);
-    await assert.rejects(listener.accept(), (err) => {
-      assert.equal((err as { code?: unknown }).code, "ENOTCONN");
-      return true;
-    });
+    if (onDeno) {
+      await assert.rejects(listener.accept(), (err) => {
+        assert.equal((err as { code?: unknown }).code, "ENOTCONN");
+        return true;
+      });
+    } else {
+      // The adapters ask for the peer only when it is read (a system call
+      // a connection saved): by then it is gone.
+      const reset = await listener.accept();
+      assert.deepEqual(reset.remoteAddr, { hostname: "", port: 0 });
+      await assert.rejects(reset.read(new Uint8Array(16)), (err) => errorCode(err) === "ECONNRESET");
+      reset.close();
+    }
     const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
     const server = await listener.accept();
     assert.deepEqual(server.remoteAddr, client.localAddr);
