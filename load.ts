@@ -12,7 +12,7 @@
 
 import { IncompleteReadError } from "./recv_all.ts";
 import { errorCode, type NetErrorCode } from "./net.ts";
-import { expectedReply, request, UnexpectedReplyError } from "./request.ts";
+import { exchange, expectedReply, UnexpectedReplyError } from "./request.ts";
 import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT } from "./protocol.ts";
 import { Histogram } from "./internal/histogram.ts";
 import { toBytes } from "./internal/bytes.ts";
@@ -304,7 +304,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       started++;
       const t0 = performance.now();
       try {
-        await request({
+        await exchange({
           hostname,
           port,
           message,
