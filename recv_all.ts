@@ -379,14 +379,39 @@ function describe(value: unknown, method: string): string {
     : `an object without ${method}()`;
 }
 
+/**
+ * Finishes what one plain `read(target)` began, for callers that try that
+ * first (a server's message and a client's reply nearly always come in one
+ * segment, and an async call per connection costs): `filled` is what that
+ * read returned. An {@linkcode IncompleteReadError} tells of the whole of
+ * `target`.
+ *
+ * @param reader The reader the first read came from.
+ * @param target The buffer to fill.
+ * @param filled What the first read returned: a count, or null at end of
+ * stream.
+ * @returns `target`, full.
+ */
+export function recvRest(
+  reader: Reader,
+  target: Uint8Array,
+  filled: number | null,
+): Promise<Uint8Array> {
+  if (filled === null) {
+    return Promise.reject(new IncompleteReadError(target.subarray(0, 0), target.length));
+  }
+  if (filled === target.length) return Promise.resolve(target);
+  return readReader(reader, target, undefined, filled);
+}
+
 async function readReader(
   reader: Reader,
   target: Uint8Array,
   signal: AbortSignal | undefined,
+  filled = 0,
 ): Promise<Uint8Array> {
   const aborted = signal && abortPromise(signal);
   try {
-    let filled = 0;
     let empty = 0;
     while (filled < target.length) {
       const read = reader.read(filled ? target.subarray(filled) : target);

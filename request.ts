@@ -6,7 +6,7 @@
  * @module
  */
 
-import { recvAll, sendAll } from "./recv_all.ts";
+import { recvRest, sendAll } from "./recv_all.ts";
 import { closeQuietly, type Conn, type NetAddr, NetError, type NetOp, toNetError } from "./net.ts";
 import { connect } from "./runtime/deno.ts";
 import {
@@ -214,10 +214,16 @@ export async function exchange(
     conn = await connect({ hostname, port, signal });
     if (signal.aborted) throw signal.reason; // Aborted as it connected.
     connected?.(conn);
+    // A message fits the socket's buffer, and a reply comes in one segment,
+    // nearly always: one write and one read (sendAll and recvRest finish
+    // what they leave), no async call per exchange.
     op = "write";
-    await sendAll(conn, message);
+    const sent = message.length && await conn.write(message);
+    if (sent < message.length) await sendAll(conn, message.subarray(sent));
     op = "read";
-    const reply = await recvAll(conn, length);
+    const reply = new Uint8Array(length);
+    const got = length && await conn.read(reply);
+    if (got !== length) await recvRest(conn, reply, got);
     if (expected && !equalBytes(reply, expected)) throw new UnexpectedReplyError(reply, expected);
     return reply;
   } catch (err) {

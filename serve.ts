@@ -12,7 +12,7 @@
  * @module
  */
 
-import { IncompleteReadError, type Reader, recvAll, sendAll } from "./recv_all.ts";
+import { type Reader, recvRest, sendAll } from "./recv_all.ts";
 import {
   acceptErrorKind,
   closeQuietly,
@@ -167,18 +167,6 @@ class Exchange implements Reader, Timed {
       if (n) this.received += n;
       return n;
     });
-  }
-
-  /** Reads the rest of `message`, whose first `received` octets are in. */
-  async receiveRest(message: Uint8Array): Promise<void> {
-    const length = message.length;
-    try {
-      await recvAll(this, length - this.received, { buffer: message.subarray(this.received) });
-    } catch (err) {
-      // Told of the whole message, not of the rest.
-      if (!(err instanceof IncompleteReadError)) throw err;
-      throw new IncompleteReadError(message.slice(0, this.received), length);
-    }
   }
 }
 
@@ -381,8 +369,8 @@ class TcpServer implements Server {
   /** One connection: the message, the reply, the lingering close; every
    * failure logged and counted, never thrown. */
   async #serveConn(conn: Conn): Promise<void> {
-    const { length, emit } = this.#s;
-    const story = this.#s.story ? emit : undefined;
+    const length = this.#s.length;
+    const story = this.#s.story ? this.#s.emit : undefined;
     const x = new Exchange(conn);
     this.#live.add(x);
     const peer = story ? peerOf(x.peer()) : "";
@@ -398,9 +386,8 @@ class TcpServer implements Server {
       // counting reader, no recvAll loop, no async call per connection).
       const message = new Uint8Array(length);
       const n = length && await conn.read(message);
-      if (n === null) throw new IncompleteReadError(message.subarray(0, 0), length);
-      x.received = n;
-      if (n < length) await x.receiveRest(message);
+      x.received = n ?? 0;
+      if (n !== length) await recvRest(x, message, n);
       story?.({ type: "message", peer, message });
       const reply = this.#s.reply;
       const sent = reply.length && await conn.write(reply);
@@ -413,8 +400,11 @@ class TcpServer implements Server {
         // closes, the linger time passes, or 1 MiB has come. Here, not in a
         // method of its own: an async call costs every connection.
         this.#lingering.add(x);
+        // Not awaited: the reads below need not wait for the FIN to go, and
+        // an await is a microtask turn and four objects a connection. A
+        // failure here fails those reads too.
+        conn.closeWrite().catch(ignore);
         try {
-          await conn.closeWrite();
           for (let total = 0, n; total < LINGER_BYTES; total += n) {
             n = await conn.read(this.#discard);
             if (n === null) break;
@@ -426,34 +416,7 @@ class TcpServer implements Server {
         this.#lingering.delete(x);
       }
     } catch (err) {
-      this.#live.delete(x);
-      const remote = x.peer(); // Before closing.
-      closeQuietly(conn);
-      if (x.cut === "timeout") {
-        this.stats.timedOut++;
-        emit?.({
-          type: "timeout",
-          peer: peerOf(remote),
-          bytes: x.received,
-          expected: length,
-          timeout: this.#s.timeout,
-        });
-      } else if (!x.cut && x.received === 0 && !remote.hostname) {
-        // Reset before a byte came, and before its peer could be named:
-        // the connections Deno's accept fails (ENOTCONN) and skips.
-        this.#skip(err);
-      } else {
-        this.stats.failed++;
-        emit?.({
-          type: "failed",
-          peer: peerOf(remote),
-          bytes: x.received,
-          expected: length,
-          error: x.cut === "shutdown"
-            ? new Error("cut off by shutdown")
-            : toNetError(err, x.received < length ? "read" : "write", remote) as Error,
-        });
-      }
+      this.#fail(x, err);
     } finally {
       closeQuietly(conn);
       // A freed slot (cap) or descriptor (EMFILE back-off) lets the accept
@@ -461,6 +424,40 @@ class TcpServer implements Server {
       this.stats.open--;
       this.#wake?.();
       if (this.stats.open === 0) this.#drained?.();
+    }
+  }
+
+  /** Counts and logs an exchange that did not finish, and closes it. Out
+   * of #serveConn, which every connection runs: its frame stays small. */
+  #fail(x: Exchange, err: unknown): void {
+    const { length, emit } = this.#s;
+    this.#live.delete(x);
+    const remote = x.peer(); // Before closing.
+    closeQuietly(x.conn);
+    if (x.cut === "timeout") {
+      this.stats.timedOut++;
+      emit?.({
+        type: "timeout",
+        peer: peerOf(remote),
+        bytes: x.received,
+        expected: length,
+        timeout: this.#s.timeout,
+      });
+    } else if (!x.cut && x.received === 0 && !remote.hostname) {
+      // Reset before a byte came, and before its peer could be named: the
+      // connections Deno's accept fails (ENOTCONN) and skips.
+      this.#skip(err);
+    } else {
+      this.stats.failed++;
+      emit?.({
+        type: "failed",
+        peer: peerOf(remote),
+        bytes: x.received,
+        expected: length,
+        error: x.cut === "shutdown"
+          ? new Error("cut off by shutdown")
+          : toNetError(err, x.received < length ? "read" : "write", remote) as Error,
+      });
     }
   }
 
@@ -508,6 +505,9 @@ class TcpServer implements Server {
     })();
   }
 }
+
+/** Takes a rejection that is handled elsewhere. */
+function ignore(): void {}
 
 /** The peer as logs name it. */
 function peerOf(addr: NetAddr): string {

@@ -107,7 +107,10 @@ export class ReadQueue {
   /** The socket failed: reads reject with it (but EPIPE) once the data
    * before it is read. */
   #failure: unknown;
-  #reads: PendingRead[] = [];
+  /** The oldest waiting read, and the ones behind it (concurrent reads
+   * are rare: the array is made only for them). */
+  #read?: PendingRead;
+  #laterReads?: PendingRead[];
   #flow: FlowControl;
   #paused = false;
 
@@ -123,12 +126,12 @@ export class ReadQueue {
 
   /** Takes a received chunk (it must not be reused by the runtime). */
   push(chunk: Uint8Array): void {
-    const read = this.#reads[0];
+    const read = this.#read;
     if (read && this.buffered === 0) {
       // The common case: a read waits for this chunk. Straight into it.
       const n = Math.min(chunk.length, read.p.length);
       read.p.set(n === chunk.length ? chunk : chunk.subarray(0, n));
-      this.#reads.shift();
+      this.#nextRead();
       read.resolve(n);
       if (n === chunk.length) return;
       chunk = chunk.subarray(n);
@@ -163,13 +166,17 @@ export class ReadQueue {
    */
   read(p: Uint8Array): Promise<number | null> {
     if (p.length === 0) return Promise.resolve(0);
-    if (this.#reads.length === 0) {
+    if (!this.#read) {
       if (this.buffered > 0) return Promise.resolve(this.#take(p));
       const reset = this.#reset();
       if (reset) return Promise.reject(reset);
       if (this.#ended || this.#failure) return Promise.resolve(null);
     }
-    return new Promise((resolve, reject) => this.#reads.push({ p, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const read = { p, resolve, reject };
+      if (!this.#read) this.#read = read;
+      else (this.#laterReads ??= []).push(read);
+    });
   }
 
   /** Drops what is unread and fails the waiting reads with `err` (our own
@@ -179,7 +186,15 @@ export class ReadQueue {
       this.#chunks = [];
       this.buffered = 0;
     }
-    while (this.#reads.length > 0) this.#reads.shift()!.reject(err());
+    for (let read = this.#read; read; read = this.#read) {
+      this.#nextRead();
+      read.reject(err());
+    }
+  }
+
+  /** The oldest waiting read is answered: the next takes its place. */
+  #nextRead(): void {
+    this.#read = this.#laterReads?.shift();
   }
 
   /** Copies queued bytes into `p`, each byte once; resumes the socket when
@@ -215,13 +230,12 @@ export class ReadQueue {
 
   /** Answers waiting reads with what has arrived, or the end. */
   #settle(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0];
+    for (let read = this.#read; read; read = this.#read) {
       if (this.buffered > 0) read.resolve(this.#take(read.p));
       else if (this.#reset()) read.reject(this.#reset());
       else if (this.#ended || this.#failure) read.resolve(null);
       else return;
-      this.#reads.shift();
+      this.#nextRead();
     }
   }
 }

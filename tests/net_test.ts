@@ -376,7 +376,10 @@ test("a connection reset before it was accepted: Deno's accept rejects (ENOTCONN
       // a connection saved): by then it is gone.
       const reset = await listener.accept();
       assert.deepEqual(reset.remoteAddr, { hostname: "", port: 0 });
-      await assert.rejects(reset.read(new Uint8Array(16)), (err) => errorCode(err) === "ECONNRESET");
+      await assert.rejects(
+        reset.read(new Uint8Array(16)),
+        (err) => errorCode(err) === "ECONNRESET",
+      );
       reset.close();
     }
     const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { IncompleteReadError, NoProgressError, recvAll, sendAll } from "../mod.ts";
+import { recvRest } from "../recv_all.ts";
 import { MESSAGE, until } from "./helpers.ts";
 
 /** A reader that hands out `data` in the given chunk sizes, then EOF. A size
@@ -213,4 +214,34 @@ test("recvAll() rejects with the signal's reason when aborted while reading a st
   controller.abort(new Error("deadline"));
   await assert.rejects(pending, { message: "deadline" });
   assert.equal(stream.locked, false);
+});
+
+test("recvRest finishes what a first plain read began, and tells of the whole buffer", async () => {
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  // Came whole: nothing more is read.
+  const whole = scripted(MESSAGE, [16]);
+  const target = new Uint8Array(16);
+  const first = await whole.read(target);
+  assert.equal(await recvRest(whole, target, first), target);
+  assert.equal(whole.reads, 1);
+  // Came in three pieces: the rest lands after the first five octets.
+  const pieces = scripted(MESSAGE, [5, 3, 8]);
+  const split = new Uint8Array(16);
+  assert.equal(decode(await recvRest(pieces, split, await pieces.read(split))), "Hi there, server");
+  // Ended at once, or after some: the error counts from the buffer's start.
+  const empty = new Uint8Array(16);
+  await assert.rejects(recvRest(scripted(MESSAGE, [1]), empty, null), (err) => {
+    assert(err instanceof IncompleteReadError);
+    assert.equal(err.partial.length, 0);
+    assert.equal(err.expected, 16);
+    return true;
+  });
+  const short = scripted(MESSAGE.subarray(0, 9), [4]);
+  const partial = new Uint8Array(16);
+  await assert.rejects(recvRest(short, partial, await short.read(partial)), (err) => {
+    assert(err instanceof IncompleteReadError);
+    assert.equal(decode(err.partial), "Hi there,");
+    assert.equal(err.message, "socket closed 9 bytes into a 16-byte message");
+    return true;
+  });
 });
