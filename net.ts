@@ -24,7 +24,10 @@ export interface Conn extends Reader, Writer {
    * Bun adapters ask for it on first use, and after closing they no longer
    * can (it is then hostname `""`, port 0). */
   readonly localAddr: NetAddr;
-  /** The peer's end of the connection. */
+  /** The peer's end of the connection. Read it before `close()`, and
+   * before the peer can have reset: the Node and Bun adapters ask for it on
+   * first use, and after that they no longer can (it is then hostname `""`,
+   * port 0). Deno knows it from the start. */
   readonly remoteAddr: NetAddr;
   /** Sends FIN: the peer reads end of stream, and can still write to us. */
   closeWrite(): Promise<void>;
@@ -145,7 +148,8 @@ export class NetError extends Error {
     port: number,
     options: { cause?: unknown; detail?: string } = {},
   ) {
-    const where = formatAddr({ hostname, port });
+    // An empty host is a peer the runtime could no longer name.
+    const where = hostname ? formatAddr({ hostname, port }) : "an unknown peer";
     const what = {
       listen: `cannot listen on ${where}`,
       accept: `accepting connections on ${where} failed`,

@@ -398,7 +398,7 @@ export function recvRest(
   filled: number | null,
 ): Promise<Uint8Array> {
   if (filled === null) {
-    return Promise.reject(new IncompleteReadError(target.subarray(0, 0), target.length));
+    return Promise.reject(new IncompleteReadError(target.slice(0, 0), target.length));
   }
   if (filled === target.length) return Promise.resolve(target);
   return readReader(reader, target, undefined, filled);

@@ -163,8 +163,8 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
 
 /**
  * {@linkcode request} without the connection's addresses, which cost Node
- * and Bun four system calls an exchange (getsockname and getpeername for
- * each of address and port): what `load()` runs.
+ * two system calls an exchange (getsockname, getpeername) and Bun four
+ * (address and port apart): what `load()` runs.
  *
  * @param options As for {@linkcode request}; `onConnected` is not called.
  * @param connected Called with the connection once it is made.

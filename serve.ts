@@ -112,9 +112,11 @@ export interface ServerStats {
   /** Connections closed by the read deadline. */
   timedOut: number;
   /** Connections that failed before they could be served: reset while
-   * waiting in the backlog (on Node and Bun, where the runtime accepts
-   * them, any connection reset before its first byte whose peer could not
-   * be named), and the like. */
+   * waiting in the backlog, and the like. On Node and Bun, which accept
+   * such connections themselves, it is any connection reset before its
+   * first byte whose peer was not yet named: with `events: "problems"` the
+   * server names no peer until it must, so a client that connects and
+   * resets without sending is counted here rather than in `failed`. */
   skipped: number;
   /** Connections open now, lingering ones included. */
   open: number;
@@ -387,7 +389,12 @@ class TcpServer implements Server {
       const message = new Uint8Array(length);
       const n = length && await conn.read(message);
       x.received = n ?? 0;
-      if (n !== length) await recvRest(x, message, n);
+      if (n !== length) {
+        // A message in pieces: the peer is named now, while it can be (it
+        // may reset before the rest; Node and Bun forget it then).
+        if (n) x.peer();
+        await recvRest(x, message, n);
+      }
       story?.({ type: "message", peer, message });
       const reply = this.#s.reply;
       const sent = reply.length && await conn.write(reply);
@@ -400,11 +407,11 @@ class TcpServer implements Server {
         // closes, the linger time passes, or 1 MiB has come. Here, not in a
         // method of its own: an async call costs every connection.
         this.#lingering.add(x);
-        // Not awaited: the reads below need not wait for the FIN to go, and
-        // an await is a microtask turn and four objects a connection. A
-        // failure here fails those reads too.
-        conn.closeWrite().catch(ignore);
         try {
+          // Not awaited: the reads below need not wait for the FIN to go,
+          // and an await is a microtask turn and four objects a connection.
+          // A failure here fails those reads too.
+          conn.closeWrite().catch(ignore);
           for (let total = 0, n; total < LINGER_BYTES; total += n) {
             n = await conn.read(this.#discard);
             if (n === null) break;
@@ -443,7 +450,7 @@ class TcpServer implements Server {
         expected: length,
         timeout: this.#s.timeout,
       });
-    } else if (!x.cut && x.received === 0 && !remote.hostname) {
+    } else if (!x.cut && length > 0 && x.received === 0 && !remote.hostname) {
       // Reset before a byte came, and before its peer could be named: the
       // connections Deno's accept fails (ENOTCONN) and skips.
       this.#skip(err);

@@ -266,9 +266,12 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     Bun.connect({ hostname: host, port, allowHalfOpen: true, socket: connecting }).then(
       (socket) => {
         signal?.removeEventListener("abort", onAbort);
-        const conn = socket.data ??= new BunConn(socket);
-        if (aborted) conn.close();
-        else resolve(conn);
+        const conn = socket.data;
+        if (aborted) conn?.close();
+        else if (conn) resolve(conn);
+        // Bun calls open() before this; without it, nothing would tell
+        // the connection of its end.
+        else reject(new NetError("connect", "ECONNRESET", hostname, port));
       },
       (err) => {
         signal?.removeEventListener("abort", onAbort);
