@@ -269,12 +269,13 @@ const WEB_GLOBALS = `// The Web globals tcp-sixteen's types name, declared empty
 // with the real declarations; without, they accept any object.
 export {};
 declare global {
+  interface AbortController {}
   interface AbortSignal {}
   interface ReadableStream<R = any> {}
   interface ReadableStreamBYOBReader {}
 }
 `;
-const WEB_NAMES = /\b(AbortSignal|ReadableStream|ReadableStreamBYOBReader)\b/;
+const WEB_NAMES = /\b(AbortController|AbortSignal|ReadableStream|ReadableStreamBYOBReader)\b/;
 
 /** Writes web.d.ts (and web.d.cts) and references it from every declaration
  * file that names one of its globals. */
