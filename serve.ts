@@ -64,8 +64,8 @@ export interface ServeOptions {
   linger?: number;
   /** At most this many connections are open at once; beyond it the server
    * stops accepting; newcomers wait (on Deno in the kernel's backlog; Node
-   * and Bun accept them, and hold them paused). Default
-   * 10,000. */
+   * and Bun accept them and hold up to 511 paused, closing the ones past
+   * that, which count as skipped). Default 10,000. */
   maxConnections?: number;
   /** Called with events, for logs. Leave it out and no event is built.
    * An exception it throws is ignored: logging must not stop serving. */

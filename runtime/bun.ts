@@ -190,7 +190,9 @@ function isIP(hostname: string): boolean {
  *
  * Bun accepts every connection as it comes: those that arrive while nobody
  * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor (a Deno listener leaves them in the kernel's backlog).
+ * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
+ * ones past it are closed at once, and each fails one `accept()` with
+ * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
  *
  * @param options Where to listen.
  * @returns The listener, bound and accepting.

@@ -45,6 +45,22 @@ export const brokenPipe = (): Error =>
   denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
 /** Accepting on a closed listener. */
 export const listenerClosed = (): Error => denoError("BadResource", "Listener has been closed");
+/** A connection closed at once because too many already waited to be
+ * accepted: its own failure, not the listener's, as a reset in the backlog
+ * is. */
+const turnedAway = (waiting: number): Error =>
+  denoError(
+    "ConnectionAborted",
+    `closed at once: ${waiting} connections were already waiting to be accepted`,
+    "ECONNABORTED",
+  );
+
+/** How many accepted connections an {@linkcode AcceptQueue} holds open
+ * while nobody accepts: as many as a listen backlog holds by default on
+ * Linux and in Node (511). Past it, a peer must not make us hold a file
+ * descriptor each (a Deno listener leaves them in the kernel, which drops
+ * their SYNs once its backlog is full). */
+export const MAX_WAITING = 511;
 /** Node and Bun name a failed lookup by its `getaddrinfo` code (or
  * `ENOTFOUND`); Deno says "failed to lookup address" whatever the cause.
  * All are `ENOTFOUND`. */
@@ -333,7 +349,10 @@ class AcceptFailure {
  * connection as it comes (neither Node nor Bun can stop without closing
  * the listener): the adapter {@linkcode AcceptQueue.push}es each
  * connection, or {@linkcode AcceptQueue.fail}s with an accept error, and
- * `accept()` takes them in order.
+ * `accept()` takes them in order. At most `maxWaiting` connections wait,
+ * held open; the ones past it are closed as they come, and each makes one
+ * `accept()` reject (code `ECONNABORTED`), so that whoever accepts counts
+ * them.
  */
 export class AcceptQueue implements Listener {
   readonly addr: NetAddr;
@@ -342,14 +361,21 @@ export class AcceptQueue implements Listener {
   #ready: (QueuedConn | AcceptFailure)[] = [];
   #accepts: { resolve(conn: Conn): void; reject(err: unknown): void }[] = [];
   #closed = false;
+  readonly #maxWaiting: number;
+  /** Connections in `#ready`. */
+  #waiting = 0;
+  /** Connections closed because too many waited, not yet reported. */
+  #turnedAway = 0;
 
   /**
    * @param addr The address it is bound to.
    * @param stop Stops the runtime's listener.
+   * @param maxWaiting How many connections may wait to be accepted.
    */
-  constructor(addr: NetAddr, stop: () => void) {
+  constructor(addr: NetAddr, stop: () => void, maxWaiting: number = MAX_WAITING) {
     this.addr = addr;
     this.#stop = stop;
+    this.#maxWaiting = maxWaiting;
   }
 
   /**
@@ -361,13 +387,17 @@ export class AcceptQueue implements Listener {
   push(conn: QueuedConn): void {
     if (this.#closed) return conn.close();
     const accept = this.#accepts.shift();
-    if (!accept) {
+    if (accept) {
+      conn.start();
+      accept.resolve(conn);
+    } else if (this.#waiting < this.#maxWaiting) {
       conn.hold();
       this.#ready.push(conn);
-      return;
+      this.#waiting++;
+    } else {
+      conn.close();
+      this.#turnedAway++;
     }
-    conn.start();
-    accept.resolve(conn);
   }
 
   /**
@@ -392,9 +422,14 @@ export class AcceptQueue implements Listener {
 
   accept(): Promise<Conn> {
     if (this.#closed) return Promise.reject(listenerClosed());
+    if (this.#turnedAway > 0) {
+      this.#turnedAway--;
+      return Promise.reject(turnedAway(this.#maxWaiting));
+    }
     const item = this.#ready.shift();
     if (!item) return new Promise((resolve, reject) => this.#accepts.push({ resolve, reject }));
     if (item instanceof AcceptFailure) return Promise.reject(item.error);
+    this.#waiting--;
     item.start();
     return Promise.resolve(item);
   }

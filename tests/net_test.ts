@@ -16,6 +16,7 @@ import {
   sendAll,
 } from "../mod.ts";
 import { decode, encode, onBun, onDeno, PYTHON, sleep, within } from "./helpers.ts";
+import { AcceptQueue, QueuedConn } from "../runtime/queues.ts";
 
 /** A listener on a free loopback port, and one connection to it from each end. */
 async function pair(): Promise<{ listener: Listener; client: Conn; server: Conn }> {
@@ -416,4 +417,57 @@ test("a connection reset before it was accepted: Deno's accept rejects (ENOTCONN
   } finally {
     listener.close();
   }
+});
+
+test("AcceptQueue holds at most maxWaiting connections; each one past it is closed and rejects one accept() (ECONNABORTED)", async () => {
+  /** A connection over a socket that only records what is done to it. */
+  class Recorded extends QueuedConn {
+    shut = false;
+    paused = false;
+    constructor() {
+      const socket = {
+        pause: () => (this.paused = true),
+        resume: () => (this.paused = false),
+      };
+      super(socket);
+    }
+    write = () => Promise.resolve(0);
+    closeWrite = () => Promise.resolve();
+    close() {
+      this.shut = true;
+    }
+  }
+  let stopped = false;
+  const queue = new AcceptQueue({ hostname: "127.0.0.1", port: 1 }, () => (stopped = true), 2);
+  const conns = Array.from({ length: 5 }, () => new Recorded());
+  for (const conn of conns) queue.push(conn);
+  // Two wait, paused; three were closed as they came.
+  assert.deepEqual(conns.map((c) => [c.shut, c.paused]), [
+    [false, true],
+    [false, true],
+    [true, false],
+    [true, false],
+    [true, false],
+  ]);
+  // Whoever accepts hears of the three first, then gets the two, started.
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(queue.accept(), (err) => {
+      assert.equal(acceptErrorKind(err), "connection");
+      assert.equal(
+        (err as Error).message,
+        "closed at once: 2 connections were already waiting to be accepted",
+      );
+      return true;
+    });
+  }
+  assert.equal(await queue.accept(), conns[0]);
+  assert.equal(await queue.accept(), conns[1]);
+  assert(!conns[0].paused && !conns[1].paused);
+  // Room again: the next one waits instead of being closed.
+  const later = new Recorded();
+  queue.push(later);
+  assert(!later.shut);
+  assert.equal(await queue.accept(), later);
+  queue.close();
+  assert(stopped);
 });
