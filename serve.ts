@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type Reader, recvRest, sendAll } from "./recv_all.ts";
+import { IncompleteReadError, type Reader, recvRest, sendAll } from "./recv_all.ts";
 import {
   acceptErrorKind,
   closeQuietly,
@@ -72,7 +72,9 @@ export interface ServeOptions {
   onEvent?: (event: ServerEvent) => void;
   /** Which events to build: `all` (the default) tells each exchange's
    * story; `problems` only failures, timeouts, the cap and accept errors,
-   * so a busy server does no logging work per good exchange. */
+   * so a busy server does no logging work per good exchange (a connection
+   * closed without sending a byte, as health checks do, is counted as
+   * failed but not reported). */
   events?: "all" | "problems";
 }
 
@@ -456,6 +458,9 @@ class TcpServer implements Server {
       this.#skip(err);
     } else {
       this.stats.failed++;
+      // Connected and closed without a byte: a load balancer's health
+      // check, a port scan. Counted, but no problem to report.
+      if (!this.#s.story && x.received === 0 && err instanceof IncompleteReadError) return;
       emit?.({
         type: "failed",
         peer: peerOf(remote),

@@ -55,7 +55,8 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
   --reply TEXT           the reply (default 'Farewell, client'); \\n, \\r, \\t,
                          \\\\ and \\xHH are escapes
   --log human|json       log format (default human)
-  -q, --quiet            log only the Listening line and problems
+  -q, --quiet            log only the Listening line and problems (not
+                         connections closed without a byte: health checks)
   -h, --help             show this help
   -V, --version          show the version and the runtime
 

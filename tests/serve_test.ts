@@ -42,6 +42,34 @@ async function recorded(options: ServeOptions = {}) {
   return { server, events, port: server.addr.port };
 }
 
+for (const told of ["all", "problems"] as const) {
+  test(
+    `serve() counts a connection closed without a byte (a health check) as failed; events ${told} ${
+      told === "all" ? "tell" : "do not report"
+    } it`,
+    async () => {
+      const { server, events, port } = await recorded({ events: told });
+      const check = await dial(port);
+      check.close();
+      await until(() => server.stats.failed === 1, "the health check to be counted");
+      assert.equal(await exchange(port), "Farewell, client");
+      const failed = events.filter((e) => e.type === "failed");
+      if (told === "all") {
+        assert.equal(failed.length, 1);
+        assert(failed[0].type === "failed" && failed[0].error instanceof IncompleteReadError);
+        assert.equal(failed[0].bytes, 0);
+      } else assert.deepEqual(failed, []);
+      assert.deepEqual(await server.shutdown(), {
+        served: 1,
+        failed: 1,
+        timedOut: 0,
+        skipped: 0,
+        open: 0,
+      });
+    },
+  );
+}
+
 test("serve() logs a peer that leaves mid-message as IncompleteReadError and keeps serving", async () => {
   const { server, events, port } = await recorded();
   const quitter = await dial(port);
