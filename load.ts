@@ -311,8 +311,9 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   async function worker(): Promise<void> {
     // The controller of this worker's connects, kept from one exchange to
     // the next until it is aborted, and the connection in flight: cutting
-    // off aborts the one and closes the other. Not a signal per exchange,
-    // with a listener on it: on Node those cost a tenth of the rate.
+    // off aborts the one and closes the other. Not a controller per
+    // exchange, with a listener of exchange()'s on the worker's signal: on
+    // Node those cost a tenth of the rate.
     let control = new AbortController();
     let current: Conn | undefined;
     const track = (conn: Conn) => (current = conn);

@@ -65,7 +65,8 @@ export interface ServeOptions {
   /** At most this many connections are open at once; beyond it the server
    * stops accepting; newcomers wait (on Deno in the kernel's backlog; Node
    * and Bun accept them and hold up to 511 paused, closing the ones past
-   * that, which count as skipped). Default 10,000. */
+   * that, which count as skipped when the server next accepts). Default
+   * 10,000. */
   maxConnections?: number;
   /** Called with events, for logs. Leave it out and no event is built.
    * An exception it throws is ignored: logging must not stop serving. */
@@ -460,7 +461,9 @@ class TcpServer implements Server {
       this.stats.failed++;
       // Connected and closed without a byte: a load balancer's health
       // check, a port scan. Counted, but no problem to report.
-      if (!this.#s.story && x.received === 0 && err instanceof IncompleteReadError) return;
+      if (!this.#s.story && !x.cut && x.received === 0 && err instanceof IncompleteReadError) {
+        return;
+      }
       emit?.({
         type: "failed",
         peer: peerOf(remote),

@@ -56,10 +56,10 @@ const turnedAway = (waiting: number): Error =>
   );
 
 /** How many accepted connections an {@linkcode AcceptQueue} holds open
- * while nobody accepts: as many as a listen backlog holds by default on
- * Linux and in Node (511). Past it, a peer must not make us hold a file
- * descriptor each (a Deno listener leaves them in the kernel, which drops
- * their SYNs once its backlog is full). */
+ * while nobody accepts: the listen backlog Node and nginx ask for by
+ * default (511). Past it, a peer must not make us hold a file descriptor
+ * each (a Deno listener leaves them in the kernel, which drops their SYNs
+ * once its backlog is full). */
 export const MAX_WAITING = 511;
 /** Node and Bun name a failed lookup by its `getaddrinfo` code (or
  * `ENOTFOUND`); Deno says "failed to lookup address" whatever the cause.

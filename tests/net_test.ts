@@ -15,6 +15,7 @@ import {
   recvAll,
   sendAll,
 } from "../mod.ts";
+import { rawCode } from "../net.ts";
 import { decode, encode, onBun, onDeno, PYTHON, sleep, within } from "./helpers.ts";
 import { AcceptQueue, QueuedConn } from "../runtime/queues.ts";
 
@@ -452,6 +453,7 @@ test("AcceptQueue holds at most maxWaiting connections; each one past it is clos
   // Whoever accepts hears of the three first, then gets the two, started.
   for (let i = 0; i < 3; i++) {
     await assert.rejects(queue.accept(), (err) => {
+      assert.equal(rawCode(err), "ECONNABORTED");
       assert.equal(acceptErrorKind(err), "connection");
       assert.equal(
         (err as Error).message,

@@ -3,6 +3,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import process from "node:process";
 import {
   IncompleteReadError,
   NetError,
@@ -21,7 +23,9 @@ import {
   finishHalves,
   halfSent,
   MESSAGE,
+  onDeno,
   peers,
+  Program,
   PYTHON,
   readToEnd,
   sendSlowly,
@@ -494,3 +498,40 @@ test("serve() takes a bracketed IPv6 host and refuses an empty one", async () =>
   await assert.rejects(request({ hostname: "", port }), RangeError);
   await server.shutdown();
 });
+
+test(
+  "serve() at its cap on Node and Bun holds at most 511 waiting connections and counts the ones past it as skipped",
+  {
+    skip: onDeno && "a Deno listener leaves waiting connections in the kernel's backlog",
+  },
+  async () => {
+    const { server, port } = await recorded({ maxConnections: 1, events: "problems" });
+    const holder = await dial(port);
+    await until(() => server.stats.open === 1, "the slot to be taken");
+    const open = () => readdirSync(`/proc/${process.pid}/fd`).length;
+    const before = open();
+    const flood = new Program([
+      PYTHON,
+      "-u",
+      new URL("fixtures/peers.py", import.meta.url).pathname,
+    ], [
+      "flood",
+      String(port),
+      "600",
+    ]);
+    try {
+      await flood.waitForLine(/^flooded$/, 20_000);
+      await until(() => open() - before >= 511, () => `511 held, not ${open() - before}`);
+      await sleep(200); // Any more would have come by now.
+      const held = open() - before;
+      assert(held <= 511 + 5, `${held} descriptors for 600 waiting peers`);
+      holder.close(); // The slot frees: the server meets the 89 first, then serves the rest.
+      const summary = JSON.parse((await flood.waitForLine(/^\{/, 30_000)).input!);
+      assert.deepEqual(summary, { reply: 511, closed: 89, timeout: 0 });
+      await until(() => server.stats.served === 511, () => JSON.stringify(server.stats));
+      assert.equal(server.stats.skipped, 89);
+    } finally {
+      await flood.stop("SIGKILL");
+    }
+  },
+);
