@@ -24,6 +24,7 @@ import {
   badResource,
   brokenPipe,
   codeOf,
+  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
@@ -133,7 +134,7 @@ class BunConn extends QueuedConn<BunSocket> {
       if (!this.#gone) this.socket.shutdown();
       this.#failWrites(brokenPipe);
     }
-    return Promise.resolve();
+    return DONE;
   }
 
   /** Bun closed the socket: with the peer's error (a reset), or without

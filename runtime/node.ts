@@ -27,6 +27,7 @@ import {
   badResource,
   brokenPipe,
   codeOf,
+  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
@@ -50,9 +51,6 @@ function socketEnd(this: Tagged): void {
 function socketError(this: Tagged, err: Error): void {
   this[CONN].received.fail(err);
 }
-
-/** What `closeWrite()` returns: it has nothing to wait for. */
-const DONE = Promise.resolve();
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {

@@ -43,6 +43,9 @@ export const interrupted = (): Error => denoError("Interrupted", "operation canc
 /** Writing after our FIN or the peer's reset. */
 export const brokenPipe = (): Error =>
   denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
+/** What `closeWrite()` returns: it has nothing to wait for, and one
+ * settled promise serves every connection. */
+export const DONE: Promise<void> = Promise.resolve();
 /** Accepting on a closed listener. */
 export const listenerClosed = (): Error => denoError("BadResource", "Listener has been closed");
 /** A connection closed at once because too many already waited to be
