@@ -4,24 +4,38 @@
  * shutdown: the benchmark compares the npm package's server on Bun with it,
  * as it compares server.ts with baseline_deno.ts.
  *
- * Run it: `bun bench/baseline_bun.mjs [PORT]` (0, the default, picks a free
- * one; prints `Listening at 127.0.0.1:PORT`).
+ * With `--linger` it closes as the project's servers do by default: after
+ * the reply it half-closes (FIN) and closes on the client's end of stream,
+ * discarding what comes before it: the same work, to compare them with.
+ *
+ * Run it: `bun bench/baseline_bun.mjs [PORT] [--linger]` (0, the default,
+ * picks a free one; prints `Listening at 127.0.0.1:PORT`).
  */
 import process from "node:process";
 
 const reply = new TextEncoder().encode("Farewell, client");
+const linger = process.argv[3] === "--linger";
 const server = Bun.listen({
   hostname: "127.0.0.1",
   port: Number(process.argv[2] ?? 0),
+  allowHalfOpen: linger,
   socket: {
     open(socket) {
       socket.data = 0;
     },
     data(socket, chunk) {
+      if (socket.data < 0) return; // Lingering: discarded.
       socket.data += chunk.length;
+      if (socket.data < 16) return;
       // 16 octets always fit a fresh socket's send buffer: end() writes
-      // them and closes.
-      if (socket.data >= 16) socket.end(reply);
+      // them and closes; write() and shutdown() write them and send FIN.
+      if (!linger) return socket.end(reply);
+      socket.data = -1;
+      socket.write(reply);
+      socket.shutdown();
+    },
+    end(socket) {
+      socket.end(); // The client's end of stream: lingering is over.
     },
     error() {
       // The peer left; nothing to report in a benchmark target.

@@ -21,7 +21,11 @@
  *
  * `server.ts -q --linger 0` is the project's Deno server without its
  * lingering close: beside the default row, what lingering costs a client
- * that closes after reading.
+ * that closes after reading. The other way round, `baseline_bun.mjs
+ * --linger` and the C server with `linger` do the lingering close the
+ * project's servers do by default (the node:net baseline does already:
+ * node:net waits for the client's end of stream), so the project's servers
+ * can be compared with the same work.
  *
  * With `--soak N` it runs only this: each project server (Deno, Node, Bun)
  * fresh, driven with `concurrency` in flight until N exchanges have
@@ -115,6 +119,13 @@ const bunServers: ServerSpec[] = [
   },
   { name: BASELINE_BUN, command: () => [bun, here("baseline_bun.mjs"), "0"] },
   {
+    // The same with a lingering close, as the package's server does by
+    // default: what that costs Bun.listen itself.
+    name: "baseline_bun.mjs --linger (Bun.listen)",
+    command: () => [bun, here("baseline_bun.mjs"), "0", "--linger"],
+    noIdle: true,
+  },
+  {
     name: "baseline_node.mjs on Bun (node:net)",
     command: () => [bun, here("baseline_node.mjs"), "0"],
     // Compared with nothing there, and it has taken over a minute to take
@@ -161,6 +172,8 @@ const allServers: ServerSpec[] = [
   { name: BASELINE_NODE, command: () => [node, here("baseline_node.mjs"), "0"] },
   ...(hasBun ? bunServers : []),
   { name: C_SERVER, command: () => [cServer, "0"] },
+  // And with a lingering close: what it costs C.
+  { name: "C epoll server, lingering", command: () => [cServer, "0", "linger"], noIdle: true },
 ];
 
 const only = values.only === undefined ? undefined : new RegExp(values.only);

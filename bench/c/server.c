@@ -4,8 +4,12 @@
  * octets, replies `Farewell, client`, closes. No deadlines, no cap: a
  * benchmark target, not a server to deploy.
  *
+ * With `linger` it closes as the project's servers do by default: after the
+ * reply it half-closes (FIN), reads and discards until the client's end of
+ * stream, then closes: the same work, to compare them with.
+ *
  *   gcc -O2 -o server bench/c/server.c
- *   ./server PORT          (0 picks a free one; prints "Listening at ...")
+ *   ./server PORT [linger]  (0 picks a free one; prints "Listening at ...")
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,8 +30,11 @@ struct conn {
   char buf[16];
 };
 
+static char discard[4096];
+
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 0;
+  int linger = argc > 2 && strcmp(argv[2], "linger") == 0;
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -59,11 +66,16 @@ int main(int argc, char **argv) {
         }
         continue;
       }
-      ssize_t r = read(c->fd, c->buf + c->got, 16 - c->got);
+      ssize_t r = c->got < 16 ? read(c->fd, c->buf + c->got, 16 - c->got)
+                              : read(c->fd, discard, sizeof discard);
       if (r < 0 && errno == EAGAIN) continue;
+      if (r > 0 && c->got == 16) continue; /* Lingering: discarded. */
       if (r > 0 && (c->got += r) < 16) continue;
       /* 16 octets always fit a fresh socket's send buffer. */
-      if (r > 0 && write(c->fd, REPLY, 16) != 16) { /* The peer left. */ }
+      if (r > 0 && write(c->fd, REPLY, 16) == 16 && linger) {
+        shutdown(c->fd, SHUT_WR);
+        continue; /* Until the client's end of stream (r == 0). */
+      }
       close(c->fd);
       free(c);
     }
