@@ -155,7 +155,7 @@ class Exchange implements Reader, Timed {
   deadline = 0;
   prev?: Timed;
   next?: Timed;
-  queued?: boolean;
+  queue?: object;
   #peer?: NetAddr;
 
   constructor(readonly conn: Conn) {}

@@ -22,8 +22,9 @@ export interface Timed {
   prev?: Timed;
   /** Its neighbours while it is queued. */
   next?: Timed;
-  /** Whether it is queued. */
-  queued?: boolean;
+  /** The queue it is in, if any. An entry is in one queue at a time: take
+   * it out of one before adding it to another. */
+  queue?: object;
 }
 
 /**
@@ -74,7 +75,7 @@ export class DeadlineQueue<T extends Timed> {
    */
   add(entry: T): void {
     entry.deadline = performance.now() + this.timeout;
-    entry.queued = true;
+    entry.queue = this;
     entry.prev = this.#last;
     entry.next = undefined;
     if (this.#last) this.#last.next = entry;
@@ -84,7 +85,8 @@ export class DeadlineQueue<T extends Timed> {
   }
 
   /**
-   * Takes `entry` out of the queue, if it is in it. The timer is left
+   * Takes `entry` out of the queue, if it is in it (an entry in another
+   * queue stays there, untouched). The timer is left
    * armed: clearing and setting it again around every exchange of a server
    * answering one client at a time cost it 1.2x CPU per exchange. Once it
    * fires on an empty queue it stops; `close()` stops it at once.
@@ -92,8 +94,8 @@ export class DeadlineQueue<T extends Timed> {
    * @param entry The entry.
    */
   delete(entry: T): void {
-    if (!entry.queued) return;
-    entry.queued = false;
+    if (entry.queue !== this) return;
+    entry.queue = undefined;
     if (entry.prev) entry.prev.next = entry.next;
     else this.first = entry.next as T | undefined;
     if (entry.next) entry.next.prev = entry.prev;

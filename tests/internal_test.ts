@@ -71,6 +71,30 @@ test("DeadlineQueue takes entries out and back in, and close() stops its timer",
   queue.close();
 });
 
+test("DeadlineQueue.delete() leaves an entry of another queue where it is", () => {
+  // The server moves a replied-to connection from its read deadlines to its
+  // lingering ones, and shutdown takes each out of both: taking it out of
+  // the one it is not in used to unlink it from the wrong list (shutdown
+  // then looped forever on the lingering ones).
+  const live = new DeadlineQueue<Entry>(10_000, () => {});
+  const lingering = new DeadlineQueue<Entry>(10_000, () => {});
+  const [a, b, c] = [entry("a"), entry("b"), entry("c")];
+  live.add(a);
+  lingering.add(b);
+  lingering.add(c);
+  live.delete(b);
+  assert.equal(live.first, a);
+  assert.equal(lingering.first, b);
+  lingering.delete(b);
+  assert.equal(lingering.first, c);
+  live.delete(a);
+  assert.equal(live.first, undefined);
+  lingering.delete(c);
+  assert.equal(lingering.first, undefined);
+  live.close();
+  lingering.close();
+});
+
 test("Burst reports one start and one end a burst, the end only once over() holds", async () => {
   const ended: number[] = [];
   let over = false;

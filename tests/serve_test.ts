@@ -470,6 +470,30 @@ test("serve() lingering close ends at its time bound for a client that never clo
   assert.equal((await server.shutdown()).served, 1);
 });
 
+test("serve().shutdown(0) closes connections in their lingering close, and resolves", async () => {
+  const { server, events, port } = await recorded({ linger: 60_000 });
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    const conn = await dial(port);
+    await sendAll(conn, MESSAGE);
+    assert.equal(decode(await recvAll(conn, 16)), "Farewell, client");
+    clients.push(conn); // Replied to, and left open: the server lingers.
+  }
+  await until(() => server.stats.served === 3 && server.stats.open === 3, "three lingering");
+  assert.deepEqual(await server.shutdown(0), {
+    served: 3,
+    failed: 0,
+    timedOut: 0,
+    skipped: 0,
+    open: 0,
+  });
+  for (const conn of clients) {
+    assert.equal((await readToEnd(conn)).length, 0, "end of stream after the reply");
+    conn.close();
+  }
+  assert.equal(events.filter((e) => e.type === "failed").length, 0);
+});
+
 test("serve() lingering close ends after 1 MiB for a client that keeps sending", async () => {
   const { server, port } = await recorded({ linger: 60_000 });
   const conn = await dial(port);
