@@ -127,6 +127,20 @@ test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exi
   assert.deepEqual(server.stderr, []);
 });
 
+test("server on SIGINT closes a replied-to client still lingering once the grace runs out, exits 0", async () => {
+  const { server, port } = await startServer(["--grace", "0.3"]);
+  const client = await dial(port);
+  await sendAll(client, MESSAGE);
+  // The reply and the server's FIN; the client stays open, so the server
+  // lingers (2 s by default, longer than the grace).
+  assert.equal(decode(await readToEnd(client)), "Farewell, client");
+  server.signal("SIGINT");
+  const exited = await Promise.race([server.exited, sleep(10_000).then(() => "hung")]);
+  assert.equal(exited, 0);
+  assert.equal(server.stdout.at(-1), "Stopped: 1 served, 0 failed, 0 timed out");
+  client.close();
+});
+
 test("server exits 130 at once on a second signal during shutdown", async () => {
   const { server, port } = await startServer(["--grace", "30"]);
   const stuck = await dial(port);
