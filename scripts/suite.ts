@@ -8,13 +8,39 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
 const env = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
 
+/** The longest one runtime's run may take (the suite takes about 90 s). A
+ * test stuck in a loop that never yields cannot be stopped by its runner's
+ * own timeouts: it must fail the run, not hold CI until CI's limit. */
+const LIMIT_SECONDS = 600;
+/** The runs going on, by process group: each run is a group of its own (the
+ * runners start processes of their own), ended whole. */
+const running = new Set<number>();
+const endAll = () => {
+  for (const group of running) {
+    try {
+      Deno.kill(-group, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+};
+// In their own groups the runs no longer get the terminal's Ctrl-C: pass it
+// on.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    endAll();
+    Deno.exit(130);
+  });
+}
+
 interface Outcome {
   code: number;
   output: string;
   seconds: number;
 }
 
-/** Runs a command to its end, its stdout and stderr kept together. */
+/** Runs a command to its end, or for LIMIT_SECONDS, its stdout and stderr
+ * kept together. */
 async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome> {
   const started = performance.now();
   const child = new Deno.Command(command, {
@@ -23,8 +49,14 @@ async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome
     env,
     stdout: "piped",
     stderr: "piped",
+    detached: true,
   }).spawn();
+  running.add(child.pid);
   let output = "";
+  const limit = setTimeout(() => {
+    output += `\nsuite: stopped after ${LIMIT_SECONDS} s: a test hung\n`;
+    Deno.kill(-child.pid, "SIGKILL");
+  }, LIMIT_SECONDS * 1000);
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
   };
@@ -33,6 +65,8 @@ async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome
     collect(child.stdout),
     collect(child.stderr),
   ]);
+  clearTimeout(limit);
+  running.delete(child.pid);
   return { code, output, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -58,7 +92,8 @@ function denoReport(output: string): Report {
 }
 
 function nodeReport(output: string): Report {
-  const count = (name: string) => Number(output.match(new RegExp(`^ℹ ${name} (\\d+)$`, "m"))?.[1]);
+  const count = (name: string) =>
+    Number(output.match(new RegExp(`^ℹ ${name} (\\d+)$`, "m"))?.[1] ?? 0);
   const failing = output.indexOf("✖ failing tests:");
   return {
     passed: count("pass"),
