@@ -155,7 +155,7 @@ class Exchange implements Reader, Timed {
   deadline = 0;
   prev?: Timed;
   next?: Timed;
-  queue?: object;
+  queue?: Timed["queue"];
   #peer?: NetAddr;
 
   constructor(readonly conn: Conn) {}

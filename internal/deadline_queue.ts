@@ -22,9 +22,8 @@ export interface Timed {
   prev?: Timed;
   /** Its neighbours while it is queued. */
   next?: Timed;
-  /** The queue it is in, if any. An entry is in one queue at a time: take
-   * it out of one before adding it to another. */
-  queue?: object;
+  /** The queue it is in, if any: one at a time. */
+  queue?: { delete(entry: Timed): void };
 }
 
 /**
@@ -69,11 +68,14 @@ export class DeadlineQueue<T extends Timed> {
   constructor(readonly timeout: number, readonly expire: (entry: T) => void) {}
 
   /**
-   * Queues `entry` to expire `timeout` ms from now.
+   * Queues `entry` to expire `timeout` ms from now, taking it out of the
+   * queue it was in, this one or another: an entry linked into two lists
+   * would corrupt both.
    *
    * @param entry The entry; its `deadline` is set here.
    */
   add(entry: T): void {
+    entry.queue?.delete(entry);
     entry.deadline = performance.now() + this.timeout;
     entry.queue = this;
     entry.prev = this.#last;

@@ -71,7 +71,7 @@ test("DeadlineQueue takes entries out and back in, and close() stops its timer",
   queue.close();
 });
 
-test("DeadlineQueue.delete() leaves an entry of another queue where it is", () => {
+test("DeadlineQueue: an entry is in one queue at a time; delete() from another leaves it", () => {
   // The server moves a replied-to connection from its read deadlines to its
   // lingering ones, and shutdown takes each out of both: taking it out of
   // the one it is not in used to unlink it from the wrong list (shutdown
@@ -91,6 +91,15 @@ test("DeadlineQueue.delete() leaves an entry of another queue where it is", () =
   assert.equal(live.first, undefined);
   lingering.delete(c);
   assert.equal(lingering.first, undefined);
+  // add() takes an entry out of the queue it is in first: moved, not in two.
+  live.add(a);
+  live.add(b);
+  lingering.add(a);
+  assert.equal(live.first, b);
+  assert.equal(lingering.first, a);
+  live.add(b); // Again in the same queue: a new deadline, still one entry.
+  live.delete(b);
+  assert.equal(live.first, undefined);
   live.close();
   lingering.close();
 });
