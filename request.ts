@@ -245,7 +245,9 @@ export async function exchange(
     if (!queue.first) {
       // Nothing left to time: no timer may keep the process alive.
       queue.close();
-      byTimeout.delete(timeout);
+      // An exchange whose deadline expired ends late: by then the map may
+      // hold a newer queue for this timeout, which is not this one's to drop.
+      if (byTimeout.get(timeout) === queue) byTimeout.delete(timeout);
     }
     cancel?.removeEventListener("abort", onCancel);
     if (conn) closeQuietly(conn);
