@@ -15,20 +15,18 @@ const LIMIT_SECONDS = 600;
 /** The runs going on, by process group: each run is a group of its own (the
  * runners start processes of their own), ended whole. */
 const running = new Set<number>();
-const endAll = () => {
-  for (const group of running) {
-    try {
-      Deno.kill(-group, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
+const end = (group: number) => {
+  try {
+    Deno.kill(-group, "SIGKILL");
+  } catch {
+    // Already gone.
   }
 };
 // In their own groups the runs no longer get the terminal's Ctrl-C: pass it
 // on.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    endAll();
+    running.forEach(end);
     Deno.exit(130);
   });
 }
@@ -55,7 +53,7 @@ async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome
   let output = "";
   const limit = setTimeout(() => {
     output += `\nsuite: stopped after ${LIMIT_SECONDS} s: a test hung\n`;
-    Deno.kill(-child.pid, "SIGKILL");
+    end(child.pid);
   }, LIMIT_SECONDS * 1000);
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
