@@ -7,7 +7,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
-import { exchange, peers, Program, programCommand, until } from "./helpers.ts";
+import {
+  endProgramsAfterEach,
+  exchange,
+  peers,
+  Program,
+  programCommand,
+  until,
+} from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1e9));
 

@@ -9,6 +9,7 @@ import { listen, recvAll, sendAll, serve } from "../mod.ts";
 import {
   closedPort,
   encode,
+  endProgramsAfterEach,
   faulty,
   noErrors,
   Program,
@@ -22,6 +23,8 @@ import {
   tutorial,
   until,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 /** Whether this user may make a network namespace (to shrink its range of
  * local ports without touching the machine's). */

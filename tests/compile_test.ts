@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { VERSION } from "../mod.ts";
-import { closedPort, onDeno, Program, runCommand } from "./helpers.ts";
+import { closedPort, endProgramsAfterEach, onDeno, Program, runCommand } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const skip = !onDeno && "deno task compile: run once, on Deno";

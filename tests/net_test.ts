@@ -2,7 +2,7 @@
 // behaves the same on every runtime (Deno's sockets, the node:net adapter):
 // errors, queued connections, EOF, reset and backpressure.
 import { test } from "node:test";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import {
   acceptErrorKind,
@@ -16,8 +16,29 @@ import {
   sendAll,
 } from "../mod.ts";
 import { rawCode } from "../net.ts";
-import { decode, encode, onBun, onDeno, PYTHON, sleep, within } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  endProgramsAfterEach,
+  onBun,
+  onDeno,
+  Program,
+  PYTHON,
+  sleep,
+  within,
+} from "./helpers.ts";
 import { AcceptQueue, QueuedConn } from "../runtime/queues.ts";
+
+endProgramsAfterEach();
+
+/** A Python peer (argument: the port) that connects, waits for one octet,
+ * sends five, and resets (SO_LINGER 0). */
+const SEND_AND_RESET = "import socket, struct, sys\n" +
+  "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+  "s.recv(1)\n" +
+  "s.sendall(b'Hi th')\n" +
+  "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+  "s.close()\n";
 
 /** A listener on a free loopback port, and one connection to it from each end. */
 async function pair(): Promise<{ listener: Listener; client: Conn; server: Conn }> {
@@ -216,21 +237,11 @@ test("read() resolves null when the peer closes with our bytes unread, and writi
 
 test("read() rejects with ECONNRESET after the bytes that came before a reset", async () => {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const python = spawn(PYTHON, [
-    "-c",
-    "import socket, struct, sys, time\n" +
-    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
-    "time.sleep(0.2)\n" + // Accepted by then.
-    "s.sendall(b'Hi th')\n" +
-    "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
-    "s.close()\n",
-    String(listener.addr.port),
-  ]);
-  const exited = new Promise((resolve) => python.on("close", resolve));
+  const python = new Program([PYTHON, "-c", SEND_AND_RESET], [String(listener.addr.port)]);
   try {
     const server = await listener.accept();
-    await exited;
-    await sleep(50);
+    await sendAll(server, encode("!")); // Accepted: the peer may go on.
+    assert.equal(await python.exited, 0, python.stderr.join("\n"));
     const p = new Uint8Array(16);
     assert.equal(await server.read(p), 5);
     assert.equal(decode(p.subarray(0, 5)), "Hi th");
@@ -247,7 +258,6 @@ test("read() rejects with ECONNRESET after the bytes that came before a reset", 
     );
     server.close();
   } finally {
-    python.kill();
     listener.close();
   }
 });

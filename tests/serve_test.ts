@@ -2,7 +2,7 @@
 // deadline, the connection cap, and graceful shutdown, over real sockets.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import process from "node:process";
 import {
@@ -19,6 +19,7 @@ import {
 import {
   decode,
   dial,
+  endProgramsAfterEach,
   exchange,
   finishHalves,
   halfSent,
@@ -33,6 +34,8 @@ import {
   until,
   untilRefused,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const servers: Server[] = [];
 // A failed test must not leave a server listening: Node would wait forever.
@@ -94,18 +97,23 @@ for (const told of ["all", "problems"] as const) {
     // With "problems", Node and Bun ask the peer's address only when the
     // message comes short: before the reset, so the log still names it.
     const { server, events, port } = await recorded({ events: told });
-    // Node and Deno cannot send RST on demand; Python can.
-    const python = spawn(PYTHON, [
+    // Node and Deno cannot send RST on demand; Python can. It resets on
+    // SIGUSR1, sent once the server has accepted (a reset before that
+    // fails the accept).
+    const python = new Program([
+      PYTHON,
       "-c",
-      "import socket, struct, sys, time\n" +
+      "import signal, socket, struct, sys\n" +
+      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n" +
       "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
       "s.sendall(b'Hi th')\n" +
-      "time.sleep(0.2)\n" + // Reset after the accept (a reset before it fails the accept).
+      "signal.sigwait({signal.SIGUSR1})\n" +
       "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
       "s.close()\n",
-      String(port),
-    ]);
-    assert.equal(await new Promise((resolve) => python.on("close", resolve)), 0);
+    ], [String(port)]);
+    await until(() => server.stats.open === 1, "the peer to be accepted");
+    python.signal("SIGUSR1");
+    assert.equal(await python.exited, 0, python.stderr.join("\n"));
     await until(
       () => server.stats.failed === 1,
       () => "the reset to be seen: " + JSON.stringify([events, server.stats]),

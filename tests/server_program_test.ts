@@ -8,6 +8,7 @@ import {
   decode,
   dial,
   encode,
+  endProgramsAfterEach,
   exchange,
   finishHalves,
   halfSent,
@@ -26,6 +27,8 @@ import {
   until,
   untilRefused,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 /** How many connections the server has logged as accepted. */
 function accepted(server: Program): number {
