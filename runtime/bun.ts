@@ -101,13 +101,14 @@ class BunConn extends QueuedConn<BunSocket> {
   write(p: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(badResource());
     const failure = this.received.failure;
-    if (this.#shut || this.#gone || isHangUp(failure)) return Promise.reject(brokenPipe());
+    if (this.#shut) return Promise.reject(brokenPipe());
+    if (this.#gone || isHangUp(failure)) return Promise.reject(this.received.hangUp());
     if (failure) return Promise.reject(failure);
     if (p.length === 0) return Promise.resolve(0);
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
       if (n > 0) return Promise.resolve(n);
-      if (n < 0) return Promise.reject(brokenPipe());
+      if (n < 0) return Promise.reject(this.received.hangUp());
     }
     // Nothing fits: wait for the peer to read (drain), as Deno's write does.
     return new Promise((resolve, reject) => this.#writes.push({ p, resolve, reject }));
@@ -121,7 +122,7 @@ class BunConn extends QueuedConn<BunSocket> {
       if (n === 0) return;
       this.#writes.shift();
       if (n > 0) write.resolve(n);
-      else write.reject(brokenPipe());
+      else write.reject(this.received.hangUp());
     }
   }
 
@@ -143,7 +144,7 @@ class BunConn extends QueuedConn<BunSocket> {
     this.#gone = true;
     if (error) this.received.fail(error);
     else this.received.end();
-    this.#failWrites(() => isHangUp(error) ? brokenPipe() : error ?? brokenPipe());
+    this.#failWrites(() => isHangUp(error) ? this.received.hangUp() : error ?? brokenPipe());
   }
 
   close(): void {

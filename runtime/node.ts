@@ -71,7 +71,8 @@ class NodeConn extends QueuedConn<net.Socket> {
   write(p: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(badResource());
     const failure = this.received.failure;
-    if (this.#shut || isHangUp(failure)) return Promise.reject(brokenPipe());
+    if (this.#shut) return Promise.reject(brokenPipe());
+    if (isHangUp(failure)) return Promise.reject(this.received.hangUp());
     if (failure) return Promise.reject(failure);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
@@ -83,11 +84,9 @@ class NodeConn extends QueuedConn<net.Socket> {
         // the write unsent (our close(), or the peer's reset): not sent.
         const failure = this.received.failure;
         if (!err && !this.closed && !failure) resolve(p.length);
-        else {
-          reject(
-            this.closed ? interrupted() : isHangUp(failure) ? brokenPipe() : err ?? failure,
-          );
-        }
+        else if (this.closed) reject(interrupted());
+        else if (isHangUp(failure) || isHangUp(err)) reject(this.received.hangUp(err));
+        else reject(err ?? failure);
       });
     });
   }
