@@ -24,6 +24,7 @@ import {
   badResource,
   brokenPipe,
   codeOf,
+  connectionReset,
   DONE,
   interrupted,
   isHangUp,
@@ -108,7 +109,10 @@ class BunConn extends QueuedConn<BunSocket> {
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
       if (n > 0) return Promise.resolve(n);
-      if (n < 0) return Promise.reject(this.received.hangUp());
+      if (n < 0) {
+        this.#lost();
+        return Promise.reject(this.received.hangUp());
+      }
     }
     // Nothing fits: wait for the peer to read (drain), as Deno's write does.
     return new Promise((resolve, reject) => this.#writes.push({ p, resolve, reject }));
@@ -122,7 +126,10 @@ class BunConn extends QueuedConn<BunSocket> {
       if (n === 0) return;
       this.#writes.shift();
       if (n > 0) write.resolve(n);
-      else write.reject(this.received.hangUp());
+      else {
+        this.#lost();
+        write.reject(this.received.hangUp());
+      }
     }
   }
 
@@ -139,12 +146,24 @@ class BunConn extends QueuedConn<BunSocket> {
   }
 
   /** Bun closed the socket: with the peer's error (a reset), or without
-   * one (FIN both ways, or our own close). */
+   * one (FIN both ways, our own close, or an error it did not name). */
   onClose(error?: Error): void {
     this.#gone = true;
     if (error) this.received.fail(error);
-    else this.received.end();
-    this.#failWrites(() => isHangUp(error) ? this.received.hangUp() : error ?? brokenPipe());
+    else this.#lost();
+    this.received.end();
+    const failure = this.received.failure;
+    this.#failWrites(() => isHangUp(failure) ? this.received.hangUp() : failure ?? brokenPipe());
+  }
+
+  /** Bun gave the socket up without naming an error: it closes on an
+   * error event (EPOLLERR) without asking the kernel which, and a write
+   * then returns -1. With no FIN sent or received and no error known, that
+   * was the peer's reset. */
+  #lost(): void {
+    if (!this.#shut && !this.closed && !this.received.ended && !this.received.failure) {
+      this.received.fail(connectionReset());
+    }
   }
 
   close(): void {

@@ -44,7 +44,7 @@ export const interrupted = (): Error => denoError("Interrupted", "operation canc
 export const brokenPipe = (): Error =>
   denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
 /** Writing after the peer's reset, the first time it is reported. */
-const connectionReset = (): Error =>
+export const connectionReset = (): Error =>
   denoError("ConnectionReset", "Connection reset by peer (os error 104)", "ECONNRESET");
 /** What `closeWrite()` returns: it has nothing to wait for, and one
  * settled promise serves every connection. */
@@ -148,6 +148,11 @@ export class ReadQueue {
   /** Why the socket failed, if it did. */
   get failure(): unknown {
     return this.#failure;
+  }
+
+  /** Whether the peer sent FIN, or the socket closed. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Takes a received chunk (it must not be reused by the runtime). */
