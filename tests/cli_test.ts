@@ -269,6 +269,20 @@ test("formatEvent() writes the tutorial's lines, and one JSON object with time a
     formatEvent({ type: "accept-error", error: emfile, retryIn: 5 }, "json"),
   );
   assert.equal(accept.code, "EMFILE", "a runtime's code is logged too");
+  // Out of descriptors: the same words whatever the runtime's, and what to do.
+  for (const message of ["Too many open files (os error 24)", "accept EMFILE"]) {
+    const error = Object.assign(new Error(message), { code: "EMFILE" });
+    assert.equal(
+      formatEvent({ type: "accept-error", error, retryIn: 5 }, "human"),
+      "Accept failed: too many open files; retrying with back-off up to 1 s — " +
+        "raise the limit (ulimit -n) or lower --max-connections",
+    );
+  }
+  const odd = Object.assign(new Error("Something else"), { code: "EWHATEVER" });
+  assert.equal(
+    formatEvent({ type: "accept-error", error: odd, retryIn: 5 }, "human"),
+    "Accept failed: Something else; retrying with back-off up to 1 s",
+  );
   assert.equal(
     JSON.parse(formatEvent({ type: "message", peer: "p", message }, "json")).message,
     "'Hi there, server'",
