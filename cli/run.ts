@@ -53,16 +53,21 @@ function isExpected(err: unknown): err is Error {
  * what happened; only the program knows its flags.
  *
  * @param err The failure.
+ * @param invoked The program's name as invoked, for a pointer to its help.
  * @returns The advice, or `undefined` when there is none to give.
  */
-export function advice(err: NetError): string | undefined {
+export function advice(err: NetError, invoked: string): string | undefined {
   switch (err.code) {
     case "EACCES":
       return err.op === "listen" ? "choose a port above 1023 with -p" : undefined;
     case "EADDRINUSE":
       return "stop the other server or choose another port with -p";
     case "EADDRNOTAVAIL":
-      return "use an address of this machine, or wait for local ports to free up";
+      // Listening, the address is not this machine's; connecting, the
+      // machine ran out of local ports (the address would be refused).
+      return err.op === "listen"
+        ? "listen on an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface"
+        : "out of local ports? wait a minute for them to free up";
     case "ECONNREFUSED":
       return "is the server running?";
     case "EHOSTUNREACH":
@@ -71,7 +76,10 @@ export function advice(err: NetError): string | undefined {
     case "ENOTCAPABLE":
       return "run deno with --allow-net";
     case "ENOTFOUND":
-      return "check the name";
+      // `server.ts help` asks for help, not for a host named help.
+      return err.hostname === "help"
+        ? `for the options, try '${invoked} --help'`
+        : "check the name";
     case "ETIMEDOUT":
       return "is the server up? raise --timeout if it is slow";
     default:
@@ -84,10 +92,11 @@ export function advice(err: NetError): string | undefined {
  * what to do about it where there is something to do.
  *
  * @param err The failure.
+ * @param invoked The program's name as invoked, for a pointer to its help.
  * @returns The line, without the program's name.
  */
-export function describe(err: Error): string {
-  const todo = err instanceof NetError ? advice(err) : undefined;
+export function describe(err: Error, invoked: string): string {
+  const todo = err instanceof NetError ? advice(err, invoked) : undefined;
   return todo ? `${err.message} — ${todo}` : err.message;
 }
 
@@ -117,7 +126,7 @@ export async function run(
       console.error(`${name}: ${err.message}\ntry '${invoked} --help'`);
       code = EXIT.USAGE;
     } else if (isExpected(err)) {
-      console.error(`${name}: ${describe(err)}`);
+      console.error(`${name}: ${describe(err, invoked)}`);
       code = EXIT.FAILURE;
     } else {
       console.error(`${name}: unexpected error, please report it:`, err);

@@ -325,22 +325,48 @@ test("formatSummary() and formatProgress() tell a load run in a few short lines"
 });
 
 test("describe() adds what to do to a network failure, where there is something to do", () => {
+  const said = (err: Error) => describe(err, "server.ts");
   assert.equal(
-    describe(new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060)),
+    said(new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060)),
     "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
   );
   assert.equal(
-    describe(new NetError("listen", "EACCES", "0.0.0.0", 80)),
+    said(new NetError("listen", "EACCES", "0.0.0.0", 80)),
     "cannot listen on 0.0.0.0:80: permission denied — choose a port above 1023 with -p",
   );
   assert.equal(
-    describe(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)),
+    said(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)),
     "reading from 127.0.0.1:1060 failed: connection reset by peer",
     "nothing to do about a reset",
   );
   assert.equal(
-    describe(new IncompleteReadError(new Uint8Array(5), 16)),
+    said(new IncompleteReadError(new Uint8Array(5), 16)),
     "socket closed 5 bytes into a 16-byte message",
+  );
+  // Listening, the address is not this machine's; connecting, the local
+  // ports ran out.
+  assert.equal(
+    said(new NetError("listen", "EADDRNOTAVAIL", "192.0.2.1", 1060)),
+    "cannot listen on 192.0.2.1:1060: address not available — " +
+      "listen on an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface",
+  );
+  assert.equal(
+    said(new NetError("connect", "EADDRNOTAVAIL", "127.0.0.1", 1060)),
+    "cannot connect to 127.0.0.1:1060: address not available — " +
+      "out of local ports? wait a minute for them to free up",
+  );
+  // A host named help is someone asking for help.
+  assert.equal(
+    said(new NetError("listen", "ENOTFOUND", "help", 1060)),
+    "cannot listen on help:1060: unknown host — for the options, try 'server.ts --help'",
+  );
+  assert.equal(
+    describe(new NetError("connect", "ENOTFOUND", "help", 1060), "tcp-sixteen-client"),
+    "cannot connect to help:1060: unknown host — for the options, try 'tcp-sixteen-client --help'",
+  );
+  assert.equal(
+    said(new NetError("connect", "ENOTFOUND", "helpdesk", 1060)),
+    "cannot connect to helpdesk:1060: unknown host — check the name",
   );
 });
 

@@ -114,6 +114,18 @@ test("server that cannot listen exits 1 with one line", async () => {
   }
 });
 
+test("server asked to listen on an address this machine does not have exits 1 with one line", async () => {
+  // A documentation address (TEST-NET-2): binding it fails at once, and
+  // sends nothing.
+  const run = await runProgram("server", ["198.51.100.1", "-p", "1060"]);
+  assert.equal(run.code, 1);
+  assert.deepEqual(run.stdout, []);
+  assert.deepEqual(run.stderr, [
+    "server: cannot listen on 198.51.100.1:1060: address not available — " +
+    "listen on an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface",
+  ]);
+});
+
 test("server on SIGTERM answers every half-sent exchange, refuses newcomers, exits 0", async () => {
   const { server, port } = await startServer(["--grace", "5"]);
   const halves = await halfSent(port, 4);
