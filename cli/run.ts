@@ -42,10 +42,33 @@ export function onStopSignals(
   });
 }
 
+/**
+ * A failure the program has put into words itself (it knows its flags):
+ * one line, and what to do about it.
+ */
+export class Failure extends Error {
+  /** What to do about it, if there is something to do. */
+  readonly todo: string | undefined;
+
+  /**
+   * Builds the failure.
+   *
+   * @param message What happened, in one line.
+   * @param todo What to do about it.
+   * @param options The error it comes from, as `cause`.
+   */
+  constructor(message: string, todo?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Failure";
+    this.todo = todo;
+  }
+}
+
 /** Errors a user can cause or meet, which get one line and no stack trace. */
 function isExpected(err: unknown): err is Error {
   return err instanceof NetError || err instanceof IncompleteReadError ||
-    err instanceof NoProgressError || err instanceof UnexpectedReplyError;
+    err instanceof NoProgressError || err instanceof UnexpectedReplyError ||
+    err instanceof Failure;
 }
 
 /**
@@ -96,7 +119,11 @@ export function advice(err: NetError, invoked: string): string | undefined {
  * @returns The line, without the program's name.
  */
 export function describe(err: Error, invoked: string): string {
-  const todo = err instanceof NetError ? advice(err, invoked) : undefined;
+  const todo = err instanceof NetError
+    ? advice(err, invoked)
+    : err instanceof Failure
+    ? err.todo
+    : undefined;
   return todo ? `${err.message} — ${todo}` : err.message;
 }
 

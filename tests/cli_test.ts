@@ -14,10 +14,10 @@ import {
   UsageError,
 } from "../cli/args.ts";
 import { plural } from "../cli/text.ts";
-import { describe } from "../cli/run.ts";
+import { describe, Failure } from "../cli/run.ts";
 import { repr } from "../internal/bytes.ts";
 import { formatEvent, main as serverMain } from "../server.ts";
-import { formatProgress, formatSummary, main as clientMain } from "../client.ts";
+import { formatProgress, formatSummary, main as clientMain, shortReply } from "../client.ts";
 import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
 import { decode, sleep } from "./helpers.ts";
 
@@ -368,6 +368,29 @@ test("describe() adds what to do to a network failure, where there is something 
     said(new NetError("connect", "ENOTFOUND", "helpdesk", 1060)),
     "cannot connect to helpdesk:1060: unknown host — check the name",
   );
+  assert.equal(said(new Failure("it broke", "mend it")), "it broke — mend it");
+  assert.equal(said(new Failure("it broke")), "it broke");
+});
+
+test("shortReply() names the server, how far the reply got, and the flags for another length", () => {
+  const cut = (got: number) => new IncompleteReadError(new Uint8Array(got), 16);
+  const line = (err: Failure) => describe(err, "client.ts");
+  assert.equal(
+    line(shortReply(cut(5), "127.0.0.1:1060", false)),
+    "reading from 127.0.0.1:1060 failed: socket closed 5 bytes into a 16-byte message — " +
+      "is it a sixteen-octet server?",
+  );
+  assert.equal(
+    line(shortReply(cut(6), "[::1]:7", true)),
+    "reading from [::1]:7 failed: socket closed 6 bytes into a 16-byte message — " +
+      "if its replies are 6 bytes, give --reply-length 6 or the --reply to expect",
+  );
+  assert.equal(
+    line(shortReply(cut(0), "[::1]:7", true)),
+    "reading from [::1]:7 failed: socket closed 0 bytes into a 16-byte message — " +
+      "does it answer this --message? give the --reply or --reply-length to expect",
+  );
+  assert(shortReply(cut(5), "h:1", false).cause instanceof IncompleteReadError);
 });
 
 test("server and client main() refuse each wrong command line with one exact UsageError", async () => {

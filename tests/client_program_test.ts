@@ -75,19 +75,31 @@ test("client with an unknown host exits 1 with one line", {
   ]);
 });
 
-test("client exits 1 when the server closes 5 bytes into its reply", async () => {
-  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const served = (async () => {
-    const conn = await listener.accept();
-    await recvAll(conn, 16);
+test("client exits 1 when the server closes 5 bytes into its reply, naming it and what to do", async () => {
+  // Reads the whole message (an unread byte would turn the close into a
+  // reset), replies with 5 bytes and closes: the tutorial's server cut short
+  // (the first client), or a server of another protocol (the second).
+  const server = await testServer(async (conn, k) => {
+    await recvAll(conn, k === 1 ? 16 : 4);
     await sendAll(conn, encode("Farew"));
-    conn.close();
-  })();
-  const client = await runProgram("client", ["-p", String(listener.addr.port)]);
-  await served;
-  listener.close();
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stderr, ["client: socket closed 5 bytes into a 16-byte message"]);
+  });
+  const at = `127.0.0.1:${server.port}`;
+  try {
+    const tutorial = await runProgram("client", ["-p", String(server.port)]);
+    const custom = await runProgram("client", ["-p", String(server.port), "--message", "ping"]);
+    assert.equal(tutorial.code, 1);
+    assert.deepEqual(tutorial.stderr, [
+      `client: reading from ${at} failed: socket closed 5 bytes into a 16-byte message — ` +
+      "is it a sixteen-octet server?",
+    ]);
+    assert.equal(custom.code, 1);
+    assert.deepEqual(custom.stderr, [
+      `client: reading from ${at} failed: socket closed 5 bytes into a 16-byte message — ` +
+      "if its replies are 5 bytes, give --reply-length 5 or the --reply to expect",
+    ]);
+  } finally {
+    await server.close();
+  }
 });
 
 test("client --timeout exits 1 when the server never replies", async () => {
