@@ -21,7 +21,7 @@ import {
   parseText,
   UsageError,
 } from "./cli/args.ts";
-import { EXIT, Failure, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { repr } from "./internal/bytes.ts";
 
@@ -75,7 +75,8 @@ exit status:
   1    refused, unknown host, timeout, reset, a short or unexpected reply
        (load mode: any exchange failed; the summary says which and why)
   2    usage error
-  130  Ctrl-C in load mode, after the summary so far`;
+  130  Ctrl-C (or SIGTERM, SIGHUP): in load mode after the summary so far;
+       a second one exits at once`;
 }
 
 const KIND_LABELS: Record<ErrorKind, string> = {
@@ -169,6 +170,7 @@ export function formatProgress(p: LoadProgress): string {
  * @throws {NetError} If the exchange fails (one exchange), or the host is
  * unknown (load mode).
  * @throws {Failure} If the reply is cut short (one exchange).
+ * @throws {Interrupted} If a signal stops the exchange (one exchange).
  * @throws {UnexpectedReplyError} If the reply is not the one expected (one
  * exchange).
  */
@@ -212,11 +214,17 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
+    const server = formatAddr({ hostname, port });
+    const stop = new AbortController();
+    const stopSignals = onStopSignals("client", (signal) => {
+      stop.abort(new Interrupted(signal, `stopped before ${server} replied`));
+    });
     let reply: Uint8Array;
     try {
       ({ reply } = await request({
         ...exchange,
         reply: expectedReply(exchange.reply, exchange.replyLength),
+        signal: stop.signal,
         onConnected: (local) =>
           console.log(`Client has been assigned socket name ${formatAddr(local)}`),
       }));
@@ -225,14 +233,16 @@ export async function main(argv: string[], name = "client"): Promise<number> {
       const custom = [values.message, values.reply, values["reply-length"]].some((v) =>
         v !== undefined
       );
-      throw shortReply(err, formatAddr({ hostname, port }), custom);
+      throw shortReply(err, server, custom);
+    } finally {
+      stopSignals();
     }
     console.log(`The server said ${repr(reply)}`);
     return EXIT.OK;
   }
 
   const stop = new AbortController();
-  const stopSignals = onStopSignals(() => stop.abort());
+  const stopSignals = onStopSignals("client", () => stop.abort(), () => "no summary");
   const progress = !values["no-progress"] && stderrIsTerminal();
   let summary: LoadSummary;
   try {

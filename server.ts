@@ -225,10 +225,10 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       onEvent: log,
     });
     log({ type: "listening", addr: formatAddr(server.addr) });
-    const stopSignals = onStopSignals((signal) => {
+    const stopSignals = onStopSignals("server", (signal) => {
       log({ type: "shutdown", signal, open: server.stats.open, grace });
       server.shutdown(grace);
-    });
+    }, () => `${plural(server.stats.open, "open connection")} cut short`);
     try {
       log({ type: "stopped", ...await server.finished, logLinesDropped: out.dropped });
       return EXIT.OK;

@@ -8,6 +8,7 @@
 import { IncompleteReadError, NoProgressError } from "../recv_all.ts";
 import { NetError } from "../net.ts";
 import { exit, onShutdownSignal, programName, runtimeVersion } from "../runtime/deno.ts";
+import type { StopSignal } from "../runtime/types.ts";
 import { UnexpectedReplyError } from "../request.ts";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
@@ -20,24 +21,34 @@ export const EXIT = {
   FAILURE: 1,
   /** The command line was wrong. */
   USAGE: 2,
-  /** Interrupted: a second signal during shutdown, or Ctrl-C. */
+  /** Interrupted: Ctrl-C (or SIGTERM, SIGHUP) before the client finished,
+   * or a second signal during shutdown. */
   INTERRUPTED: 130,
 } as const;
 
 /**
  * Stops a program gracefully on SIGINT, SIGTERM or SIGHUP (the terminal
- * closing), and at once, with exit status 130, on a second one: the rule
- * both programs follow.
+ * closing), and at once, with exit status 130, on a second one, saying so
+ * in one line: the rule both programs follow.
  *
+ * @param name The program's name, prefixed to the line (`server`).
  * @param stop Called on the first signal, with its name.
+ * @param unfinished What exiting at once leaves unfinished, for the line
+ * (`2 open connections cut short`), if there is something to say.
  * @returns A function that removes the handler.
  */
 export function onStopSignals(
-  stop: (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => void,
+  name: string,
+  stop: (signal: StopSignal) => void,
+  unfinished?: () => string,
 ): () => void {
   let signals = 0;
   return onShutdownSignal((signal) => {
-    if (++signals > 1) exit(EXIT.INTERRUPTED);
+    if (++signals > 1) {
+      const left = unfinished?.();
+      console.error(`${name}: ${signal} again: exited at once${left ? `; ${left}` : ""}`);
+      exit(EXIT.INTERRUPTED);
+    }
     stop(signal);
   });
 }
@@ -61,6 +72,24 @@ export class Failure extends Error {
     super(message, options);
     this.name = "Failure";
     this.todo = todo;
+  }
+}
+
+/** A signal stopped the program before it finished: one line, exit 130. */
+export class Interrupted extends Error {
+  /** The signal. */
+  readonly signal: StopSignal;
+
+  /**
+   * Builds the error.
+   *
+   * @param signal The signal.
+   * @param what What it stopped, after the signal's name in the message.
+   */
+  constructor(signal: StopSignal, what: string) {
+    super(`${signal}: ${what}`);
+    this.name = "Interrupted";
+    this.signal = signal;
   }
 }
 
@@ -135,7 +164,8 @@ export function versionLine(): string {
 /**
  * Runs a program's `main`, then exits with its status. A usage error prints
  * one line and how to get help, and exits 2; an expected failure prints one
- * line and exits 1; anything else is a bug, reported with its stack.
+ * line and exits 1; a signal that stopped it prints one line and exits 130;
+ * anything else is a bug, reported with its stack.
  *
  * @param name The program's name, prefixed to error lines (`server`).
  * @param main The program, given its name as invoked (for its help).
@@ -152,6 +182,9 @@ export async function run(
     if (err instanceof UsageError) {
       console.error(`${name}: ${err.message}\ntry '${invoked} --help'`);
       code = EXIT.USAGE;
+    } else if (err instanceof Interrupted) {
+      console.error(`${name}: ${err.message}`);
+      code = EXIT.INTERRUPTED;
     } else if (isExpected(err)) {
       console.error(`${name}: ${describe(err, invoked)}`);
       code = EXIT.FAILURE;

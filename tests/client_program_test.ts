@@ -102,6 +102,26 @@ test("client exits 1 when the server closes 5 bytes into its reply, naming it an
   }
 });
 
+test("client on SIGINT during one exchange says so in one line and exits 130", async () => {
+  // A server that accepts and never replies: the client waits for its reply.
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const held = listener.accept();
+  const client = new Program(programCommand("client"), ["-p", String(listener.addr.port)]);
+  try {
+    await client.waitForLine(/^Client has been assigned socket name /);
+    const code = await client.stop("SIGINT");
+    assert.equal(code, 130, client.stderr.join("\n"));
+    assert.deepEqual(client.stderr, [
+      `client: SIGINT: stopped before 127.0.0.1:${listener.addr.port} replied`,
+    ]);
+    assert.equal(client.stdout.length, 1, client.stdout.join("\n"));
+  } finally {
+    await client.stop("SIGKILL");
+    (await held).close();
+    listener.close();
+  }
+});
+
 test("client --timeout exits 1 when the server never replies", async () => {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
   const held = listener.accept();

@@ -94,6 +94,7 @@ test("--help describes the program, by the name it was invoked with; --version n
     for (const section of ["examples:", "exit status:"]) assert(help.stdout.includes(section));
     assert(help.stdout.some((line) => line.startsWith(`  ${name} [::1]`)), "examples by name");
     assert(help.stdout.includes("  2    usage error"));
+    assert(help.stdout.some((line) => line.startsWith("  130  ")), "130 in the exit statuses");
     assert.equal(version.code, 0);
     assert.deepEqual(version.stdout, [
       `tcp-sixteen ${VERSION} (${onDeno ? "Deno" : onBun ? "Bun" : "Node"} ${

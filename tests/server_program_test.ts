@@ -164,6 +164,9 @@ test("server exits 130 at once on a second signal during shutdown", async () => 
   server.signal("SIGINT");
   assert.equal(await server.exited, 130);
   assert(Date.now() - started < 5000, "did not wait for the grace period");
+  assert.deepEqual(server.stderr, [
+    "server: SIGINT again: exited at once; 1 open connection cut short",
+  ]);
   stuck.close();
 });
 
