@@ -18,6 +18,7 @@ import {
   type ListenOptions,
   NetError,
   type NetErrorCode,
+  type UnixAddr,
 } from "../net.ts";
 import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
 
@@ -58,10 +59,9 @@ function codeOf(err: unknown): NetErrorCode {
 export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
   try {
     const listener = options.transport === "unix"
-      ? Deno.listen({ transport: "unix", path: options.path })
+      ? unixListener(Deno.listen({ transport: "unix", path: options.path }))
+      // Deno's TCP sockets are the library's shape as they are.
       : Deno.listen({ hostname: bareHost(options.hostname), port: options.port });
-    // Deno's addresses are the library's: { transport, hostname, port } or
-    // { transport, path }.
     return Promise.resolve(listener as unknown as Listener<AddrOf<O>>);
   } catch (err) {
     if (err instanceof RangeError) return Promise.reject(err);
@@ -97,7 +97,7 @@ export async function connect<O extends ConnectOptions>(options: O): Promise<Con
     const conn = options.transport === "unix"
       // Deno.connect takes no signal for Unix sockets: a connect to a
       // local socket does not wait on the network.
-      ? await Deno.connect({ transport: "unix", path: options.path })
+      ? unixConn(await Deno.connect({ transport: "unix", path: options.path }))
       : await Deno.connect({
         hostname: bareHost(options.hostname),
         port: options.port,
@@ -109,6 +109,33 @@ export async function connect<O extends ConnectOptions>(options: O): Promise<Con
     if (err instanceof RangeError) throw err;
     throw new NetError("connect", codeOf(err), addrOf(options), { cause: err });
   }
+}
+
+/** A Unix socket's address as the library says it: Deno names an unnamed
+ * socket's path `null`, the library `""`. */
+function unixAddr(addr: Deno.UnixAddr): UnixAddr {
+  return { transport: "unix", path: addr.path ?? "" };
+}
+
+/** A Deno Unix connection with the library's addresses. */
+function unixConn(conn: Deno.UnixConn): Conn<UnixAddr> {
+  return {
+    localAddr: unixAddr(conn.localAddr),
+    remoteAddr: unixAddr(conn.remoteAddr),
+    read: (p) => conn.read(p),
+    write: (p) => conn.write(p),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+  };
+}
+
+/** A Deno Unix listener whose connections have the library's addresses. */
+function unixListener(listener: Deno.UnixListener): Listener<UnixAddr> {
+  return {
+    addr: unixAddr(listener.addr),
+    accept: () => listener.accept().then(unixConn),
+    close: () => listener.close(),
+  };
 }
 
 /** The command-line arguments, without the runtime and script. */
