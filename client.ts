@@ -10,7 +10,7 @@
 
 import { expectedReply, request } from "./request.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
-import { formatAddr } from "./net.ts";
+import { formatAddr, peerName } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
 import {
   parseCommandLine,
@@ -163,7 +163,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
-  const { hostname, port } = parseTarget(
+  const target = parseTarget(
     positionals[0],
     values.port,
     "the server's address, such as 127.0.0.1",
@@ -173,8 +173,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
   }
   const exchange = {
-    hostname,
-    port,
+    ...target,
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
     message: values.message === undefined ? undefined : parseText("message", values.message),
     reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
@@ -190,7 +189,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
       ...exchange,
       reply: expectedReply(exchange.reply, exchange.replyLength),
       onConnected: (local) =>
-        console.log(`Client has been assigned socket name ${formatAddr(local)}`),
+        console.log(`Client has been assigned socket name ${peerName(local)}`),
     });
     console.log(`The server said ${repr(reply)}`);
     return EXIT.OK;
@@ -218,7 +217,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     if (progress) writeStderr("\r\x1b[K");
   }
   console.log(
-    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr({ hostname, port })),
+    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr(target)),
   );
   return summary.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }

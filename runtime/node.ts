@@ -20,8 +20,8 @@
  */
 
 import * as net from "node:net";
-import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
-import { bareHost, NetError } from "../net.ts";
+import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions, NetAddr } from "../net.ts";
+import { addrOf, bareHost, NetError } from "../net.ts";
 import {
   AcceptQueue,
   badResource,
@@ -31,6 +31,7 @@ import {
   interrupted,
   isHangUp,
   QueuedConn,
+  type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
@@ -60,9 +61,10 @@ class NodeConn extends QueuedConn<net.Socket> {
   /**
    * @param socket The socket.
    * @param held Whether it is paused (accepted with `pauseOnConnect`).
+   * @param unix The ends' paths, for a Unix domain socket.
    */
-  constructor(socket: net.Socket, held = false) {
-    super(socket, held);
+  constructor(socket: net.Socket, held = false, unix?: UnixEnds) {
+    super(socket, held, unix);
     (socket as Tagged)[CONN] = this;
     socket.on("data", socketData).on("end", socketEnd).on("error", socketError)
       .on("close", socketEnd);
@@ -123,7 +125,8 @@ class NodeConn extends QueuedConn<net.Socket> {
 }
 
 /**
- * Listens for TCP connections.
+ * Listens for connections over TCP, or on a Unix domain socket
+ * (`transport: "unix"`).
  *
  * Node accepts every connection as it comes: those that arrive while nobody
  * awaits `accept()` wait in the listener's queue, paused, each holding a
@@ -131,52 +134,66 @@ class NodeConn extends QueuedConn<net.Socket> {
  * ones past it are closed at once, and each fails one `accept()` with
  * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
  *
+ * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
  * @throws {RangeError} If the host is empty.
  */
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
   return new Promise((resolve, reject) => {
-    const hostname = bareHost(options.hostname);
+    const o: ListenOptions = options;
+    const unix = o.transport === "unix" ? o.path : undefined;
+    const where = o.transport === "unix"
+      ? { path: o.path }
+      : { host: bareHost(o.hostname), port: o.port };
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
-      reject(
-        new NetError("listen", codeOf(err), options.hostname, options.port, { cause: err }),
-      );
+      reject(new NetError("listen", codeOf(err), addrOf(options), { cause: err }));
     };
     server.once("error", onError);
-    server.listen({ host: hostname, port: options.port }, () => {
+    server.listen(where, () => {
       server.off("error", onError);
-      const { address, port } = server.address() as net.AddressInfo;
-      const queue = new AcceptQueue({ hostname: address, port }, () => server.close());
+      const bound = server.address();
+      const addr: NetAddr = typeof bound === "string" || bound === null
+        ? { transport: "unix", path: unix ?? "" }
+        : { transport: "tcp", hostname: bound.address, port: bound.port };
+      // A Unix peer is unnamed (a client does not bind its socket).
+      const ends = unix === undefined ? undefined : { local: unix, remote: "" };
+      const queue = new AcceptQueue(addr, () => server.close());
       // A connection reset while it waited in the backlog is handed out
       // too: its reads fail, and it has no peer address (Deno's accept
       // fails with ENOTCONN instead).
-      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true)));
+      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true, ends)));
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
-      resolve(queue);
+      resolve(queue as Listener as Listener<AddrOf<O>>);
     });
   });
 }
 
 /**
- * Opens a TCP connection.
+ * Opens a connection over TCP, or to a Unix domain socket
+ * (`transport: "unix"`).
  *
+ * @typeParam O Where to connect: TCP unless `transport` is `unix`.
  * @param options Where to connect, and a signal to give up.
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
  * @throws The signal's reason if it aborts first.
  */
-export function connect(options: ConnectOptions): Promise<Conn> {
-  const { hostname, port, signal } = options;
+export function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
+  const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
+    const o: ConnectOptions = options;
+    const unix = o.transport === "unix" ? o.path : undefined;
     // allowHalfOpen: the peer's FIN ends our reads, not our writes.
-    const socket = net.connect({ host: bareHost(hostname), port, allowHalfOpen: true });
+    const socket = o.transport === "unix"
+      ? net.connect({ path: o.path, allowHalfOpen: true })
+      : net.connect({ host: bareHost(o.hostname), port: o.port, allowHalfOpen: true });
     const settle = () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
@@ -190,11 +207,12 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     const onError = (err: unknown) => {
       settle();
       socket.destroy();
-      reject(new NetError("connect", codeOf(err), hostname, port, { cause: err }));
+      reject(new NetError("connect", codeOf(err), addrOf(options), { cause: err }));
     };
     const onConnect = () => {
       settle();
-      resolve(new NodeConn(socket));
+      const ends = unix === undefined ? undefined : { local: "", remote: unix };
+      resolve(new NodeConn(socket, false, ends) as Conn as Conn<AddrOf<O>>);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);

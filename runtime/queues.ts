@@ -79,7 +79,7 @@ export function isHangUp(err: unknown): boolean {
 }
 
 /**
- * An address as a runtime reports it, or undefined when it cannot: asked
+ * A TCP address as a runtime reports it, or undefined when it cannot: asked
  * after the socket closed or the peer reset, Node and Bun report no address
  * or no port.
  *
@@ -87,12 +87,19 @@ export function isHangUp(err: unknown): boolean {
  * @param port The runtime's `remotePort` or `localPort`.
  * @returns The address, or undefined.
  */
-function address(hostname?: string, port?: number): NetAddr | undefined {
-  return hostname && port ? { hostname, port } : undefined;
+function tcpAddress(hostname?: string, port?: number): NetAddr | undefined {
+  return hostname && port ? { transport: "tcp", hostname, port } : undefined;
 }
 
-/** The address of an end the runtime can no longer name. */
-const UNKNOWN: NetAddr = Object.freeze({ hostname: "", port: 0 });
+/** The two ends of a Unix domain socket connection: the runtimes do not
+ * report them per socket, the adapter knows them from the listener or the
+ * path it connected to. */
+export interface UnixEnds {
+  /** This end's path (`""`: unnamed, as a client's is). */
+  local: string;
+  /** The peer's path. */
+  remote: string;
+}
 
 /** What pauses and resumes a socket's reading: a `net.Socket` or a Bun
  * socket as they are. */
@@ -294,27 +301,30 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
    * @param socket The socket.
    * @param held Whether the runtime made it paused (Node's
    * `pauseOnConnect`), to be resumed by {@linkcode QueuedConn.start}.
+   * @param unix The ends' paths, for a Unix domain socket.
    */
-  constructor(socket: S, held = false) {
+  constructor(socket: S, held = false, unix?: UnixEnds) {
     this.socket = socket;
     this.received = new ReadQueue(socket);
     this.#held = held;
+    if (unix) {
+      this.#localAddr = { transport: "unix", path: unix.local };
+      this.#remoteAddr = { transport: "unix", path: unix.remote };
+    }
   }
 
-  // Both addresses are asked of the kernel (getsockname, getpeername) when
-  // first read, not for every connection: a server that logs only problems
-  // never reads them, and a system call per connection is a tenth of what
-  // serving one costs (measured). Unknown (hostname "", port 0) once the
+  // Both TCP addresses are asked of the kernel (getsockname, getpeername)
+  // when first read, not for every connection: a server that logs only
+  // problems never reads them, and a system call per connection is a tenth
+  // of what serving one costs (measured). Unknown (undefined) once the
   // socket is closed or reset, unless read before, as the Conn interface
   // warns.
-  get localAddr(): NetAddr {
-    return (this.#localAddr ??= address(this.socket.localAddress, this.socket.localPort)) ??
-      UNKNOWN;
+  get localAddr(): NetAddr | undefined {
+    return this.#localAddr ??= tcpAddress(this.socket.localAddress, this.socket.localPort);
   }
 
-  get remoteAddr(): NetAddr {
-    return (this.#remoteAddr ??= address(this.socket.remoteAddress, this.socket.remotePort)) ??
-      UNKNOWN;
+  get remoteAddr(): NetAddr | undefined {
+    return this.#remoteAddr ??= tcpAddress(this.socket.remoteAddress, this.socket.remotePort);
   }
 
   read(p: Uint8Array): Promise<number | null> {
