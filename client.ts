@@ -11,7 +11,7 @@
 import { expectedReply, request } from "./request.ts";
 import { IncompleteReadError } from "./recv_all.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
-import { formatAddr } from "./net.ts";
+import { formatAddr, peerName } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
 import {
   parseCommandLine,
@@ -191,7 +191,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
-  const { hostname, port } = parseTarget(
+  const target = parseTarget(
     positionals[0],
     values.port,
     "the server's address, such as 127.0.0.1",
@@ -201,8 +201,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
   }
   const exchange = {
-    hostname,
-    port,
+    ...target,
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
     message: values.message === undefined ? undefined : parseText("message", values.message),
     reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
@@ -214,7 +213,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
-    const server = formatAddr({ hostname, port });
+    const server = formatAddr(target);
     const stop = new AbortController();
     const stopSignals = onStopSignals("client", (signal) => {
       stop.abort(new Interrupted(signal, `stopped before ${server} replied`));
@@ -226,7 +225,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
         reply: expectedReply(exchange.reply, exchange.replyLength),
         signal: stop.signal,
         onConnected: (local) =>
-          console.log(`Client has been assigned socket name ${formatAddr(local)}`),
+          console.log(`Client has been assigned socket name ${peerName(local)}`),
       }));
     } catch (err) {
       if (!(err instanceof IncompleteReadError)) throw err;
@@ -263,7 +262,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     if (progress) writeStderr("\r\x1b[K");
   }
   console.log(
-    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr({ hostname, port })),
+    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr(target)),
   );
   return summary.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }

@@ -12,8 +12,8 @@
 
 import { IncompleteReadError } from "./recv_all.ts";
 import { closeQuietly, type Conn, errorCode, type NetErrorCode } from "./net.ts";
-import { exchange, expectedReply, UnexpectedReplyError } from "./request.ts";
-import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT } from "./protocol.ts";
+import { dialerOf, exchange, expectedReply, type Target, UnexpectedReplyError } from "./request.ts";
+import { DEFAULT_MESSAGE } from "./protocol.ts";
 import { Histogram } from "./internal/histogram.ts";
 import { toBytes } from "./internal/bytes.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
@@ -56,7 +56,8 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "E
  * import { NetError } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(errorKind(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)), "reset");
+ * const peer = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * assert.equal(errorKind(new NetError("read", "ECONNRESET", peer)), "reset");
  * assert.equal(errorKind(new Error("?")), "other");
  * ```
  */
@@ -78,12 +79,10 @@ export function errorKind(err: unknown): ErrorKind {
   }
 }
 
-/** Options for {@linkcode load}. Durations are in milliseconds. */
-export interface LoadOptions {
-  /** The server's address or host name. Default `127.0.0.1`. */
-  hostname?: string;
-  /** The server's port. Default 1060. */
-  port?: number;
+/** Options for {@linkcode load}: where to connect ({@linkcode Target}),
+ * what each exchange sends and expects, how many. Durations are in
+ * milliseconds. */
+export interface LoadOptions extends Target {
   /** What each exchange sends. Default `Hi there, server`. */
   message?: string | Uint8Array;
   /** The reply every exchange must get, byte for byte; its length is how
@@ -244,9 +243,8 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   if (count !== undefined) checkWhole("count", count, 1);
   if (duration !== undefined) checkDuration("duration", duration);
   checkWhole("concurrency", concurrency, 1);
-  const hostname = options.hostname ?? DEFAULT_HOST;
-  const port = options.port ?? DEFAULT_PORT;
-  checkWhole("port", port, 1, 65535);
+  if (options.port !== undefined) checkWhole("port", options.port, 1, 65535);
+  const target = dialerOf(options);
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const expected = expectedReply(options.reply, options.replyLength);
   const timeout = options.timeout;
@@ -301,8 +299,6 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
     }, options.progressInterval ?? 250);
 
   const each = {
-    hostname,
-    port,
     message,
     reply: expected,
     replyLength: options.replyLength,
@@ -325,7 +321,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       started++;
       const t0 = performance.now();
       try {
-        await exchange(each, track, control);
+        await exchange(each, track, control, target);
         histogram.record(performance.now() - t0);
         continue;
       } catch (err) {

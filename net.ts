@@ -10,53 +10,126 @@
 
 import type { Reader, Writer } from "./recv_all.ts";
 
-/** A TCP endpoint. `hostname` is an IP address literal. */
-export interface NetAddr {
+/** A TCP endpoint, as Deno names one. `hostname` is an IP address literal
+ * (or, in what was asked for, a host name). */
+export interface TcpAddr {
+  /** Which transport: TCP. */
+  transport: "tcp";
   /** The IP address, without brackets for IPv6. */
   hostname: string;
   /** The port number. */
   port: number;
 }
 
-/** A connected TCP socket: what `Deno.TcpConn` offers, and no more. */
-export interface Conn extends Reader, Writer {
-  /** This end of the connection. Read it before `close()`: the Node and
-   * Bun adapters ask for it on first use, and after closing they no longer
-   * can (it is then hostname `""`, port 0). */
-  readonly localAddr: NetAddr;
-  /** The peer's end of the connection. Read it before `close()`, and
-   * before the peer can have reset: the Node and Bun adapters ask for it on
-   * first use, and after that they no longer can (it is then hostname `""`,
-   * port 0). Deno knows it from the start. */
-  readonly remoteAddr: NetAddr;
+/** A Unix domain socket endpoint, as Deno names one. A client that did not
+ * bind its socket to a path (the usual case) has the empty path. */
+export interface UnixAddr {
+  /** Which transport: a Unix domain stream socket. */
+  transport: "unix";
+  /** The socket file's path, or `""` for an unnamed socket. */
+  path: string;
+}
+
+/** Where a socket is: over TCP, or a Unix domain socket. */
+export type NetAddr = TcpAddr | UnixAddr;
+
+/** The address type of a transport: `TcpAddr` unless `unix` is asked. */
+export type AddrOf<O> = O extends { transport: "unix" } ? UnixAddr : TcpAddr;
+
+/**
+ * A connected socket: what `Deno.TcpConn` and `Deno.UnixConn` offer, and
+ * no more.
+ *
+ * @typeParam A The address type of its transport.
+ */
+export interface Conn<A extends NetAddr = NetAddr> extends Reader, Writer {
+  /** This end of the connection, or `undefined` once the runtime can no
+   * longer tell. Read it before `close()`: the Node and Bun adapters ask for
+   * it on first use, and after closing they no longer can. */
+  readonly localAddr: A | undefined;
+  /** The peer's end of the connection, or `undefined` where the runtime
+   * cannot tell: the Node and Bun adapters ask for it on first use, and
+   * after the peer reset or the socket closed they no longer can. Read it
+   * early. Deno knows it from the start. */
+  readonly remoteAddr: A | undefined;
   /** Sends FIN: the peer reads end of stream, and can still write to us. */
   closeWrite(): Promise<void>;
   /** Closes both directions and frees the socket; a pending read ends. */
   close(): void;
 }
 
-/** A listening TCP socket. */
-export interface Listener {
+/**
+ * A listening socket: what `serve()` accepts connections from. Bring your
+ * own (a test's, a wrapper's) by passing it to `serve({ listener })`.
+ *
+ * @typeParam A The address type of its transport.
+ */
+export interface Listener<A extends NetAddr = NetAddr> {
   /** The address it is bound to, with the real port when 0 was asked. */
-  readonly addr: NetAddr;
+  readonly addr: A;
   /** Waits for the next connection. Rejects once the listener is closed. */
-  accept(): Promise<Conn>;
+  accept(): Promise<Conn<A>>;
   /** Stops listening: new connections are refused. */
   close(): void;
 }
 
-/** Where to listen or connect. */
-export interface ListenOptions {
+/** A TCP address to listen on or connect to. */
+export interface TcpOptions {
+  /** TCP, the default. */
+  transport?: "tcp";
   /** An IP address or host name; `0.0.0.0` or `::` is every interface. */
   hostname: string;
   /** The port; 0 picks a free one when listening. */
   port: number;
 }
 
+/** A Unix domain socket to listen on or connect to. */
+export interface UnixOptions {
+  /** A Unix domain stream socket. */
+  transport: "unix";
+  /** The socket file's path. */
+  path: string;
+}
+
+/** Where to listen. */
+export type ListenOptions = TcpOptions | UnixOptions;
+
 /** Where to connect, and when to give up. */
-export interface ConnectOptions extends ListenOptions {
+export type ConnectOptions = (TcpOptions | UnixOptions) & {
   /** Gives up connecting when aborted. */
   signal?: AbortSignal;
+};
+
+/**
+ * Opens a connection for a client: what `request()` and `load()` call for
+ * each exchange. Pass your own (as Go's `DialContext`) to connect another
+ * way; it must give up, rejecting with the signal's reason, when `signal`
+ * aborts.
+ */
+export type Dialer = (signal: AbortSignal) => Promise<Conn>;
+
+/**
+ * The address that listen and connect options name, for messages.
+ *
+ * @param options Where to listen or connect.
+ * @returns It as an address.
+ *
+ * @example TCP by default
+ * ```ts
+ * import { addrOf } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(addrOf({ hostname: "127.0.0.1", port: 1060 }), {
+ *   transport: "tcp",
+ *   hostname: "127.0.0.1",
+ *   port: 1060,
+ * });
+ * ```
+ */
+export function addrOf(options: ListenOptions): NetAddr {
+  return options.transport === "unix"
+    ? { transport: "unix", path: options.path }
+    : { transport: "tcp", hostname: options.hostname, port: options.port };
 }
 
 /** The operation a {@linkcode NetError} happened in. */
@@ -110,12 +183,10 @@ const REASONS: Record<NetErrorCode, string> = {
  * import { NetError } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * const err = new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060);
+ * const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * const err = new NetError("connect", "ECONNREFUSED", addr);
  * assert.equal(err.code, "ECONNREFUSED");
- * assert.equal(
- *   err.message,
- *   "cannot connect to 127.0.0.1:1060: connection refused",
- * );
+ * assert.equal(err.message, "cannot connect to 127.0.0.1:1060: connection refused");
  * ```
  */
 export class NetError extends Error {
@@ -123,10 +194,9 @@ export class NetError extends Error {
   readonly op: NetOp;
   /** Why it failed. */
   readonly code: NetErrorCode;
-  /** The host asked for (listen, connect) or the peer (read, write). */
-  readonly hostname: string;
-  /** The port asked for, or the peer's. */
-  readonly port: number;
+  /** The address asked for (listen, connect) or the peer (read, write);
+   * `undefined` for a peer the runtime could no longer name. */
+  readonly addr: NetAddr | undefined;
   /** What went wrong: the message without the operation and address. */
   readonly reason: string;
 
@@ -135,8 +205,8 @@ export class NetError extends Error {
    *
    * @param op The operation that failed.
    * @param code Why it failed.
-   * @param hostname The host asked for, or the peer.
-   * @param port The port asked for, or the peer's.
+   * @param addr The address asked for, or the peer; `undefined` if the
+   * peer is not known.
    * @param options The original error as `cause`, and a `detail` that
    * replaces the standard reason in the message (by default the code's
    * reason, or the cause's own message for `EOTHER`).
@@ -144,12 +214,10 @@ export class NetError extends Error {
   constructor(
     op: NetOp,
     code: NetErrorCode,
-    hostname: string,
-    port: number,
+    addr: NetAddr | undefined,
     options: { cause?: unknown; detail?: string } = {},
   ) {
-    // An empty host is a peer the runtime could no longer name.
-    const where = hostname ? formatAddr({ hostname, port }) : "an unknown peer";
+    const where = addr ? formatAddr(addr) : "an unknown peer";
     const what = {
       listen: `cannot listen on ${where}`,
       accept: `accepting connections on ${where} failed`,
@@ -165,30 +233,52 @@ export class NetError extends Error {
     this.name = "NetError";
     this.op = op;
     this.code = code;
-    this.hostname = hostname;
-    this.port = port;
+    this.addr = addr;
     this.reason = reason;
   }
 }
 
 /**
- * Formats an address as `host:port`, with IPv6 hosts in brackets.
+ * Formats an address as `host:port`, with IPv6 hosts in brackets, or a Unix
+ * socket as its path (an unnamed one, a client's, as `''`, the way Python's
+ * `getpeername()` shows it).
  *
  * @param addr The address.
- * @returns `127.0.0.1:1060` or `[::1]:1060`.
+ * @returns `127.0.0.1:1060`, `[::1]:1060`, `/run/sixteen.sock` or `''`.
  *
  * @example Bracketing IPv6
  * ```ts
  * import { formatAddr } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(formatAddr({ hostname: "::1", port: 1060 }), "[::1]:1060");
+ * assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 1060 }), "[::1]:1060");
+ * assert.equal(formatAddr({ transport: "unix", path: "/tmp/s.sock" }), "/tmp/s.sock");
  * ```
  */
 export function formatAddr(addr: NetAddr): string {
+  if (addr.transport === "unix") return addr.path || "''";
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * Names a peer for logs: its address, or `unknown peer` where the runtime
+ * could not tell.
+ *
+ * @param addr The peer's address, if known.
+ * @returns What a log line calls it.
+ *
+ * @example A peer that reset before it was named
+ * ```ts
+ * import { peerName } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(peerName(undefined), "unknown peer");
+ * ```
+ */
+export function peerName(addr: NetAddr | undefined): string {
+  return addr ? formatAddr(addr) : "unknown peer";
 }
 
 /**
@@ -337,7 +427,7 @@ const ACCEPT_ERRORS: Record<string, "listener" | "connection" | "resources"> = {
  *
  * @param err What was thrown.
  * @param op The operation that failed.
- * @param addr The address asked for, or the peer.
+ * @param addr The address asked for, or the peer (`undefined`: unknown).
  * @returns A {@linkcode NetError}, or `err` itself.
  *
  * @example Wrapping a reset
@@ -346,16 +436,17 @@ const ACCEPT_ERRORS: Record<string, "listener" | "connection" | "resources"> = {
  * import assert from "node:assert/strict";
  *
  * const reset = Object.assign(new Error("Connection reset"), { code: "ECONNRESET" });
- * const err = toNetError(reset, "read", { hostname: "127.0.0.1", port: 1060 });
+ * const peer = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * const err = toNetError(reset, "read", peer);
  * assert(err instanceof NetError);
  * assert.equal(err.message, "reading from 127.0.0.1:1060 failed: connection reset by peer");
  * ```
  */
-export function toNetError(err: unknown, op: NetOp, addr: NetAddr): unknown {
+export function toNetError(err: unknown, op: NetOp, addr: NetAddr | undefined): unknown {
   if (err instanceof NetError || rawCode(err) === undefined) {
     return err;
   }
-  return new NetError(op, errorCode(err), addr.hostname, addr.port, { cause: err });
+  return new NetError(op, errorCode(err), addr, { cause: err });
 }
 
 /**

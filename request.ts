@@ -7,7 +7,17 @@
  */
 
 import { recvRest, sendAll } from "./recv_all.ts";
-import { closeQuietly, type Conn, type NetAddr, NetError, type NetOp, toNetError } from "./net.ts";
+import {
+  addrOf,
+  closeQuietly,
+  type Conn,
+  type ConnectOptions,
+  type Dialer,
+  type NetAddr,
+  NetError,
+  type NetOp,
+  toNetError,
+} from "./net.ts";
 import { connect } from "./runtime/deno.ts";
 import {
   DEFAULT_HOST,
@@ -39,12 +49,27 @@ function deadlines(timeout: number): DeadlineQueue<Deadline> {
   return queue;
 }
 
-/** Options for {@linkcode request}. Durations are in milliseconds. */
-export interface RequestOptions {
+/** Where a client connects, one of: TCP at `hostname` and `port` (the
+ * default), a Unix domain socket at `path` (`transport: "unix"`), or
+ * whatever a `connect` function of the caller's connects to. */
+export interface Target {
+  /** `tcp` (the default) or `unix`. */
+  transport?: "tcp" | "unix";
   /** The server's address or host name. Default `127.0.0.1`. */
   hostname?: string;
   /** The server's port. Default 1060. */
   port?: number;
+  /** The server's socket file (`transport: "unix"`). */
+  path?: string;
+  /** Opens each connection instead of the runtime's `connect()` (as Go's
+   * `DialContext`): bring your own transport or wrapper. It must give up
+   * when its signal aborts. */
+  connect?: Dialer;
+}
+
+/** Options for {@linkcode request}: where to connect ({@linkcode Target}),
+ * what to send and expect. Durations are in milliseconds. */
+export interface RequestOptions extends Target {
   /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
   message?: string | Uint8Array;
   /** The reply to expect, as text (UTF-8) or bytes: as many octets are
@@ -60,18 +85,20 @@ export interface RequestOptions {
   /** Gives up when aborted, rejecting with the signal's reason. */
   signal?: AbortSignal;
   /** Called once connected, before sending (the tutorial prints the
-   * socket's name there). */
-  onConnected?: (local: NetAddr, remote: NetAddr) => void;
+   * socket's name there); an address is `undefined` if the runtime could
+   * not tell it. */
+  onConnected?: (local: NetAddr | undefined, remote: NetAddr | undefined) => void;
 }
 
 /** What {@linkcode request} got back. */
 export interface Reply {
   /** The reply's octets. */
   reply: Uint8Array;
-  /** This end of the connection. */
-  localAddr: NetAddr;
-  /** The server's end. */
-  remoteAddr: NetAddr;
+  /** This end of the connection (`undefined` if the runtime could not
+   * tell). */
+  localAddr: NetAddr | undefined;
+  /** The server's end (`undefined` if the runtime could not tell). */
+  remoteAddr: NetAddr | undefined;
 }
 
 /**
@@ -145,7 +172,7 @@ export class UnexpectedReplyError extends Error {
  * const server = await serve({ port: 0 });
  * const { reply, remoteAddr } = await request({ port: server.addr.port });
  * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
- * assert.equal(remoteAddr.port, server.addr.port);
+ * assert.deepEqual(remoteAddr, server.addr);
  * await server.shutdown();
  * ```
  */
@@ -158,7 +185,37 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
     remoteAddr = conn.remoteAddr;
     options.onConnected?.(localAddr, remoteAddr);
   });
-  return { reply, localAddr: localAddr!, remoteAddr: remoteAddr! };
+  return { reply, localAddr, remoteAddr };
+}
+
+/**
+ * Where an exchange connects, from its options: a function that opens one
+ * connection, and the address its errors name.
+ *
+ * @param options As for {@linkcode request}.
+ * @returns The dialer, and the server's address (`undefined` when the
+ * caller's own `connect` is used: only it knows).
+ * @throws {RangeError} If the options mix a dialer, TCP and a Unix socket.
+ */
+export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undefined } {
+  const { transport = "tcp", hostname, port, path } = options;
+  const tcp = hostname !== undefined || port !== undefined;
+  if (options.connect) {
+    if (tcp || path !== undefined || options.transport) {
+      throw new RangeError("give a connect function, or where to connect, not both");
+    }
+    return { dial: options.connect, addr: undefined };
+  }
+  let where: ConnectOptions;
+  if (transport === "unix") {
+    if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
+    if (!path) throw new RangeError("a Unix socket needs a path");
+    where = { transport, path };
+  } else {
+    if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
+    where = { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
+  }
+  return { dial: (signal) => connect({ ...where, signal }), addr: addrOf(where) };
 }
 
 /**
@@ -168,6 +225,8 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
  *
  * @param options As for {@linkcode request}; `onConnected` is not called.
  * @param connected Called with the connection once it is made.
+ * @param target Where to connect: what {@linkcode dialerOf} makes of the
+ * options (a caller that makes many exchanges makes it once).
  * @param controller Aborts the connect when the deadline passes or
  * `options.signal` aborts. A caller that makes many exchanges may pass
  * one and keep it until it is aborted (a new one for each exchange costs
@@ -179,9 +238,8 @@ export async function exchange(
   options: RequestOptions,
   connected?: (conn: Conn) => void,
   controller: AbortController = new AbortController(),
+  target: { dial: Dialer; addr: NetAddr | undefined } = dialerOf(options),
 ): Promise<Uint8Array> {
-  const hostname = options.hostname ?? DEFAULT_HOST;
-  const port = options.port ?? DEFAULT_PORT;
   const message = toBytes(options.message ?? DEFAULT_MESSAGE);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   checkDuration("timeout", timeout);
@@ -216,7 +274,7 @@ export async function exchange(
   else cancel?.addEventListener("abort", onCancel, { once: true });
   let op: NetOp = "connect";
   try {
-    conn = await connect({ hostname, port, signal });
+    conn = await target.dial(signal);
     if (signal.aborted) throw signal.reason; // Aborted as it connected.
     connected?.(conn);
     // A message fits the socket's buffer, and a reply comes in one segment,
@@ -233,13 +291,15 @@ export async function exchange(
     return reply;
   } catch (err) {
     if (timedOut) {
-      throw new NetError(op, "ETIMEDOUT", hostname, port, {
+      throw new NetError(op, "ETIMEDOUT", target.addr, {
         cause: err,
         detail: `${op === "connect" ? "no connection" : "no reply"} within ${timeout / 1000} s`,
       });
     }
     if (signal.aborted) throw signal.reason;
-    throw toNetError(err, op, { hostname, port }); // Passes UnexpectedReplyError on.
+    // Passes UnexpectedReplyError on. With a dialer of the caller's, the
+    // peer is the connection's, if known.
+    throw toNetError(err, op, target.addr ?? conn?.remoteAddr);
   } finally {
     queue.delete(deadline);
     if (!queue.first) {

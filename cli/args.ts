@@ -12,7 +12,7 @@
  * @module
  */
 
-import { bareHost, type NetAddr } from "../net.ts";
+import { bareHost, type TcpAddr } from "../net.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
 import { MAX_DELAY, range } from "../internal/checks.ts";
 
@@ -170,12 +170,13 @@ export function parseTarget(
   port: string | undefined,
   what: string,
   zero: boolean,
-): NetAddr {
+): TcpAddr {
   const address = host === undefined ? { hostname: DEFAULT_HOST } : parseAddress(host, what, zero);
   if (address.port !== undefined && port !== undefined) {
     throw new UsageError("the port is given twice, in HOST:PORT and with -p: give it once");
   }
   return {
+    transport: "tcp",
     hostname: address.hostname,
     port: address.port ?? (port === undefined ? DEFAULT_PORT : parsePort(port, zero)),
   };

@@ -129,7 +129,7 @@ export function advice(err: NetError, invoked: string): string | undefined {
       return "run deno with --allow-net";
     case "ENOTFOUND":
       // `server.ts help` asks for help, not for a host named help.
-      return err.hostname === "help"
+      return err.addr?.transport === "tcp" && err.addr.hostname === "help"
         ? `for the options, try '${invoked} --help'`
         : "check the name";
     case "ETIMEDOUT":

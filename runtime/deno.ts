@@ -8,6 +8,8 @@
  */
 
 import {
+  type AddrOf,
+  addrOf,
   bareHost,
   type Conn,
   type ConnectOptions,
@@ -16,6 +18,7 @@ import {
   type ListenOptions,
   NetError,
   type NetErrorCode,
+  type UnixAddr,
 } from "../net.ts";
 import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
 
@@ -29,8 +32,11 @@ function codeOf(err: unknown): NetErrorCode {
 }
 
 /**
- * Listens for TCP connections.
+ * Listens for connections over TCP, or on a Unix domain socket
+ * (`transport: "unix"`). Deno's own sockets already have the library's
+ * shape (`Deno.TcpConn`, `Deno.UnixConn`).
  *
+ * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
@@ -44,30 +50,30 @@ function codeOf(err: unknown): NetErrorCode {
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * const server = await listener.accept();
- * assert.equal(server.remoteAddr.port, client.localAddr.port);
+ * assert.equal(server.remoteAddr?.port, client.localAddr?.port);
  * client.close();
  * server.close();
  * listener.close();
  * ```
  */
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
   try {
-    return Promise.resolve(
-      Deno.listen({ hostname: bareHost(options.hostname), port: options.port }),
-    );
+    const listener = options.transport === "unix"
+      ? unixListener(Deno.listen({ transport: "unix", path: options.path }))
+      // Deno's TCP sockets are the library's shape as they are.
+      : Deno.listen({ hostname: bareHost(options.hostname), port: options.port });
+    return Promise.resolve(listener as unknown as Listener<AddrOf<O>>);
   } catch (err) {
     if (err instanceof RangeError) return Promise.reject(err);
-    return Promise.reject(
-      new NetError("listen", codeOf(err), options.hostname, options.port, {
-        cause: err,
-      }),
-    );
+    return Promise.reject(new NetError("listen", codeOf(err), addrOf(options), { cause: err }));
   }
 }
 
 /**
- * Opens a TCP connection.
+ * Opens a connection over TCP, or to a Unix domain socket
+ * (`transport: "unix"`).
  *
+ * @typeParam O Where to connect: TCP unless `transport` is `unix`.
  * @param options Where to connect, and a signal to give up.
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
@@ -86,20 +92,50 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * );
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
   try {
-    return await Deno.connect({
-      hostname: bareHost(options.hostname),
-      port: options.port,
-      signal: options.signal,
-    });
+    const conn = options.transport === "unix"
+      // Deno.connect takes no signal for Unix sockets: a connect to a
+      // local socket does not wait on the network.
+      ? unixConn(await Deno.connect({ transport: "unix", path: options.path }))
+      : await Deno.connect({
+        hostname: bareHost(options.hostname),
+        port: options.port,
+        signal: options.signal,
+      });
+    return conn as unknown as Conn<AddrOf<O>>;
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (err instanceof RangeError) throw err;
-    throw new NetError("connect", codeOf(err), options.hostname, options.port, {
-      cause: err,
-    });
+    throw new NetError("connect", codeOf(err), addrOf(options), { cause: err });
   }
+}
+
+/** A Unix socket's address as the library says it: Deno names an unnamed
+ * socket's path `null`, the library `""`. */
+function unixAddr(addr: Deno.UnixAddr): UnixAddr {
+  return { transport: "unix", path: addr.path ?? "" };
+}
+
+/** A Deno Unix connection with the library's addresses. */
+function unixConn(conn: Deno.UnixConn): Conn<UnixAddr> {
+  return {
+    localAddr: unixAddr(conn.localAddr),
+    remoteAddr: unixAddr(conn.remoteAddr),
+    read: (p) => conn.read(p),
+    write: (p) => conn.write(p),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+  };
+}
+
+/** A Deno Unix listener whose connections have the library's addresses. */
+function unixListener(listener: Deno.UnixListener): Listener<UnixAddr> {
+  return {
+    addr: unixAddr(listener.addr),
+    accept: () => listener.accept().then(unixConn),
+    close: () => listener.close(),
+  };
 }
 
 /** The command-line arguments, without the runtime and script. */

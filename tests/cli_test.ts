@@ -19,7 +19,7 @@ import { repr } from "../internal/bytes.ts";
 import { formatEvent, main as serverMain } from "../server.ts";
 import { formatProgress, formatSummary, main as clientMain, shortReply } from "../client.ts";
 import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
-import { decode, sleep } from "./helpers.ts";
+import { decode, sleep, tcp } from "./helpers.ts";
 
 /** An output whose writes stay pending until `release()`, or fail. */
 function stallingOutput() {
@@ -146,12 +146,9 @@ test("parseAddress() and parseTarget() take HOST, [IPv6], HOST:PORT and -p, and 
   assert.throws(() => parseAddress("h:0", "x", false), {
     message: "the PORT of HOST:PORT takes a port from 1 to 65535, got '0'",
   });
-  assert.deepEqual(parseTarget(undefined, undefined, "x", false), {
-    hostname: "127.0.0.1",
-    port: 1060,
-  });
-  assert.deepEqual(parseTarget("[::1]", "7", "x", false), { hostname: "::1", port: 7 });
-  assert.deepEqual(parseTarget("h:7", undefined, "x", false), { hostname: "h", port: 7 });
+  assert.deepEqual(parseTarget(undefined, undefined, "x", false), tcp("127.0.0.1", 1060));
+  assert.deepEqual(parseTarget("[::1]", "7", "x", false), tcp("::1", 7));
+  assert.deepEqual(parseTarget("h:7", undefined, "x", false), tcp("h", 7));
   assert.throws(() => parseTarget("h:7", "7", "x", false), {
     message: "the port is given twice, in HOST:PORT and with -p: give it once",
   });
@@ -214,7 +211,7 @@ test("repr() shows peer bytes as Python 2 shows a str: quoted, every unprintable
 });
 
 test("formatEvent() writes the tutorial's lines, and one JSON object with time and event first", () => {
-  const reset = new NetError("read", "ECONNRESET", "127.0.0.1", 5555);
+  const reset = new NetError("read", "ECONNRESET", tcp("127.0.0.1", 5555));
   assert.equal(
     formatEvent({ type: "accepted", peer: "127.0.0.1:5555", local: "127.0.0.1:1060" }, "human"),
     "We have accepted a connection from 127.0.0.1:5555\nSocket connects 127.0.0.1:1060 and 127.0.0.1:5555",
@@ -327,15 +324,15 @@ test("formatSummary() and formatProgress() tell a load run in a few short lines"
 test("describe() adds what to do to a network failure, where there is something to do", () => {
   const said = (err: Error) => describe(err, "server.ts");
   assert.equal(
-    said(new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060)),
+    said(new NetError("connect", "ECONNREFUSED", tcp("127.0.0.1", 1060))),
     "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
   );
   assert.equal(
-    said(new NetError("listen", "EACCES", "0.0.0.0", 80)),
+    said(new NetError("listen", "EACCES", tcp("0.0.0.0", 80))),
     "cannot listen on 0.0.0.0:80: permission denied — choose a port above 1023 with -p",
   );
   assert.equal(
-    said(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)),
+    said(new NetError("read", "ECONNRESET", tcp("127.0.0.1", 1060))),
     "reading from 127.0.0.1:1060 failed: connection reset by peer",
     "nothing to do about a reset",
   );
@@ -346,26 +343,26 @@ test("describe() adds what to do to a network failure, where there is something 
   // Listening, the address is not this machine's; connecting, the local
   // ports ran out.
   assert.equal(
-    said(new NetError("listen", "EADDRNOTAVAIL", "192.0.2.1", 1060)),
+    said(new NetError("listen", "EADDRNOTAVAIL", tcp("192.0.2.1", 1060))),
     "cannot listen on 192.0.2.1:1060: address not available — " +
       "listen on an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface",
   );
   assert.equal(
-    said(new NetError("connect", "EADDRNOTAVAIL", "127.0.0.1", 1060)),
+    said(new NetError("connect", "EADDRNOTAVAIL", tcp("127.0.0.1", 1060))),
     "cannot connect to 127.0.0.1:1060: address not available — " +
       "out of local ports? wait a minute for them to free up",
   );
   // A host named help is someone asking for help.
   assert.equal(
-    said(new NetError("listen", "ENOTFOUND", "help", 1060)),
+    said(new NetError("listen", "ENOTFOUND", tcp("help", 1060))),
     "cannot listen on help:1060: unknown host — for the options, try 'server.ts --help'",
   );
   assert.equal(
-    describe(new NetError("connect", "ENOTFOUND", "help", 1060), "tcp-sixteen-client"),
+    describe(new NetError("connect", "ENOTFOUND", tcp("help", 1060)), "tcp-sixteen-client"),
     "cannot connect to help:1060: unknown host — for the options, try 'tcp-sixteen-client --help'",
   );
   assert.equal(
-    said(new NetError("connect", "ENOTFOUND", "helpdesk", 1060)),
+    said(new NetError("connect", "ENOTFOUND", tcp("helpdesk", 1060))),
     "cannot connect to helpdesk:1060: unknown host — check the name",
   );
   assert.equal(said(new Failure("it broke", "mend it")), "it broke — mend it");
