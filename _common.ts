@@ -1,6 +1,7 @@
 /**
- * What the three kinds of source share: the errors an exact read ends
- * with, the abort race, and how a value is told apart and described.
+ * What the three kinds of source share: the {@linkcode Pull} each becomes,
+ * the exact-read loop over any of them ({@linkcode readFull}), the errors it
+ * ends with, the abort race, and how a value is told apart and described.
  * Private: `recv_all.ts` exports what is public.
  *
  * @module
@@ -84,6 +85,76 @@ export class NoProgressError extends Error {
 
 /** Go's bufio gives up after this many empty reads in a row. */
 export const MAX_EMPTY_READS = 100;
+
+/** The error for {@linkcode MAX_EMPTY_READS} empty reads in a row. */
+export function emptyReads(): NoProgressError {
+  return new NoProgressError(`reader returned 0 bytes ${MAX_EMPTY_READS} times in a row`);
+}
+
+/**
+ * One kind of source as `recvAll` and `FrameReader` read it: bytes pulled
+ * into a buffer of the caller's, one read at a time. A Deno-style reader is
+ * one as it is; `_web_streams.ts` and `_node_streams.ts` make one of a
+ * stream.
+ */
+export interface Pull {
+  /** Reads up to `p.length` bytes into `p` (which stays the caller's, and
+   * in place): how many (0: none yet), or `null` at the end of the stream.
+   * A Node stream stops waiting when `signal` aborts, and keeps its bytes;
+   * the others go on reading (callers race the signal themselves). */
+  read(p: Uint8Array, signal?: AbortSignal): Promise<number | null>;
+  /** `true` once a Web stream's `read()` came back cancelled (its bytes
+   * gone with it) rather than at its end. */
+  readonly cancelled?: boolean;
+  /** Puts bytes back at the front of the source (a Node stream can), so
+   * that an aborted read leaves it as it was. */
+  unread?(bytes: Uint8Array): void;
+}
+
+/**
+ * Reads until `target` is full, looping over partial reads: the loop
+ * `recvAll` runs over every kind of source.
+ *
+ * @param pull Where the bytes come from.
+ * @param target The buffer to fill.
+ * @param signal Stops waiting when aborted; what was read then goes back
+ * to a source that can take it.
+ * @param filled How much of `target` an earlier read filled already.
+ * @returns `target`, full.
+ */
+export async function readFull(
+  pull: Pull,
+  target: Uint8Array,
+  signal: AbortSignal | undefined,
+  filled = 0,
+): Promise<Uint8Array> {
+  const aborted = signal && abortPromise(signal);
+  try {
+    let empty = 0;
+    while (filled < target.length) {
+      const read = pull.read(filled ? target.subarray(filled) : target, signal);
+      const n = aborted ? await Promise.race([read, aborted.promise]) : await read;
+      if (n === null) {
+        if (pull.cancelled) {
+          throw new DOMException(
+            `the stream was cancelled ${filled} bytes into a ${target.length}-byte message`,
+            "AbortError",
+          );
+        }
+        throw new IncompleteReadError(target.slice(0, filled), target.length);
+      }
+      if (n === 0 && ++empty === MAX_EMPTY_READS) throw emptyReads();
+      if (n > 0) empty = 0;
+      filled += n;
+    }
+    return target;
+  } catch (err) {
+    if (signal?.aborted && filled > 0) pull.unread?.(target.slice(0, filled));
+    throw err;
+  } finally {
+    aborted?.dispose();
+  }
+}
 
 /** Whether `value` has the methods `names` (a constant array: no
  * allocation per call). */

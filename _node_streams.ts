@@ -1,13 +1,13 @@
 /**
  * Node streams (a `net.Socket`, on Node, Bun or Deno's `node:net`, or any
- * `Readable`/`Writable` in byte mode): exact reads in paused mode and
- * complete writes with back-pressure. Private: `recv_all.ts` exports what
+ * `Readable`/`Writable` in byte mode): reads in paused mode, as a `Pull`,
+ * and complete writes with back-pressure. Private: `recv_all.ts` exports what
  * is public.
  *
  * @module
  */
 
-import { hasMethods, IncompleteReadError } from "./_common.ts";
+import { hasMethods, type Pull } from "./_common.ts";
 
 /** A listener for a Node stream event. */
 export type NodeListener = (...args: never[]) => void;
@@ -74,113 +74,129 @@ export interface NodeWritable {
 const NODE_READABLE = ["on", "removeListener", "read", "unshift"] as const;
 const NODE_WRITABLE = ["on", "removeListener", "write", "end"] as const;
 
+/** Whether `source` is a Node `Readable`. */
 export function isNodeReadable(source: unknown): source is NodeReadable {
   return hasMethods(source, NODE_READABLE) &&
     typeof (source as NodeReadable).readableLength === "number";
 }
 
+/** Whether `writer` is a Node `Writable`. */
 export function isNodeWritable(writer: unknown): writer is NodeWritable {
   return hasMethods(writer, NODE_WRITABLE);
 }
 
-/** Reads a Node `Readable` in paused mode, with `read(n)` of at most what
- * is missing, so bytes past the message stay in the stream. */
-export function readNode(
-  stream: NodeReadable,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-): Promise<Uint8Array> {
+/**
+ * Reads a Node `Readable` in paused mode, as a {@linkcode Pull}: through
+ * its `'readable'` event and `read(n)`, never asking for more than the
+ * caller's buffer holds, so bytes past it stay in the stream. Listeners are
+ * added only while a read waits, and removed when it settles; an aborted
+ * read takes nothing, and `unread()` puts back what an aborted exact read
+ * had taken.
+ *
+ * @param stream The stream, with no other reader.
+ * @param who Whose reads these are, for the messages (`recvAll`).
+ * @returns The pull.
+ * @throws {TypeError} If the stream gives no bytes or already has a reader.
+ */
+export function nodePull(stream: NodeReadable, who: string): Pull {
   const problem = nodeReadableProblem(stream);
-  if (problem) return Promise.reject(new TypeError(`recvAll: ${problem}`));
-  const { length } = target;
+  if (problem) throw new TypeError(`${who}: ${problem}`);
   const highWaterMark = stream.readableHighWaterMark ?? 0;
-  let filled = 0;
+  const notBytes = () => new TypeError(`${who}: ${NOT_BYTES}`);
 
-  /** Copies buffered bytes into `target`; false if a read gave no bytes. */
-  function take(): boolean {
-    while (filled < length) {
+  /** Copies buffered bytes into `p` from `filled` on; the new count, or -1
+   * if a read gave no bytes. */
+  function take(p: Uint8Array, filled: number): number {
+    while (filled < p.length) {
       const available = stream.readableLength;
-      if (available === 0) return true;
+      if (available === 0) break;
       // At most the high-water mark, so that Node neither raises it nor
       // joins chunks: a read within the first chunk is a view of it.
       const size = Math.min(
-        length - filled,
+        p.length - filled,
         available,
         highWaterMark > 0 ? highWaterMark : available,
       );
       const chunk = stream.read(size);
-      if (!(chunk instanceof Uint8Array) || chunk.length === 0) return chunk === null;
-      target.set(chunk, filled);
+      if (!(chunk instanceof Uint8Array) || chunk.length === 0) {
+        if (chunk === null) break;
+        return -1;
+      }
+      p.set(chunk, filled);
       filled += chunk.length;
     }
-    return true;
+    return filled;
   }
 
-  // The whole message may be buffered already: then no listener at all.
-  if (!take()) return Promise.reject(new TypeError(`recvAll: ${NOT_BYTES}`));
-  if (filled === length) return Promise.resolve(target);
+  function read(p: Uint8Array, signal?: AbortSignal): Promise<number | null> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // Bytes already buffered: no listener at all.
+    let got = take(p, 0);
+    if (got < 0) return Promise.reject(notBytes());
+    if (got > 0 && !stream.destroyed) return Promise.resolve(got);
 
-  return new Promise<Uint8Array>((resolve, reject) => {
-    let settled = false;
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      stream.removeListener("readable", pump);
-      stream.removeListener("end", pump);
-      stream.removeListener("close", pump);
-      stream.removeListener("error", onError);
-      signal?.removeEventListener("abort", onAbort);
-      if (err === undefined) resolve(target);
-      else reject(err);
-    };
-    function pump(): void {
-      if (settled) return;
-      if (!take()) return settle(new TypeError(`recvAll: ${NOT_BYTES}`));
-      // A destroyed stream may still have its error to emit (Node does it
-      // on the next tick): settle after that, so the error meets our
-      // listener, not none.
-      if (stream.destroyed) return queueMicrotask(finish);
-      if (filled === length) return settle();
-      if (stream.readableEnded) return finish();
-      // Nothing buffered: at the end of the stream this makes Node emit
-      // 'end'; otherwise it asks the source for more.
-      stream.read(0);
-    }
-    /** Settles at the end of the stream: bytes that came before an error
-     * are delivered first. */
-    function finish(err = stream.errored): void {
-      if (!take()) return settle(new TypeError(`recvAll: ${NOT_BYTES}`));
-      if (filled === length) settle();
-      else settle(err ?? new IncompleteReadError(target.slice(0, filled), length));
-    }
-    const onError = (err: unknown) => finish(err as Error);
-    // The stream is left as it was: the bytes read so far go back.
-    const onAbort = () => {
-      const back = filled > 0 && !stream.readableEnded && !stream.destroyed
-        ? target.slice(0, filled)
-        : undefined;
-      settle(signal!.reason);
-      if (back) stream.unshift(back);
-    };
-    const paused = stream.readableFlowing === false;
-    stream.on("readable", pump);
-    stream.on("end", pump);
-    stream.on("close", pump);
-    stream.on("error", onError);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    // The 'readable' listener keeps the stream in paused mode (no 'data'
-    // events); resume() lifts an explicit pause(), after which Deno's
-    // node:net reads nothing from the socket. Node resets both when the
-    // listener goes: the stream ends neither flowing nor paused.
-    if (paused) stream.resume?.();
-    pump();
-  });
+    return new Promise<number | null>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        stream.removeListener("readable", pump);
+        stream.removeListener("end", pump);
+        stream.removeListener("close", pump);
+        stream.removeListener("error", onError);
+        signal?.removeEventListener("abort", onAbort);
+        if (err !== undefined) reject(err);
+        else resolve(got > 0 ? got : null);
+      };
+      function pump(): void {
+        if (settled) return;
+        if ((got = take(p, got)) < 0) return settle(notBytes());
+        // A destroyed stream may still have its error to emit (Node does it
+        // on the next tick): settle after that, so the error meets our
+        // listener, not none.
+        if (stream.destroyed) return queueMicrotask(finish);
+        if (got > 0) return settle();
+        if (stream.readableEnded) return finish();
+        // Nothing buffered: at the end of the stream this makes Node emit
+        // 'end'; otherwise it asks the source for more.
+        stream.read(0);
+      }
+      /** Settles at the end of the stream: bytes that came before an error
+       * are delivered first, and the error with the next read. */
+      function finish(err = stream.errored): void {
+        if (settled) return;
+        if ((got = take(p, got)) < 0) return settle(notBytes());
+        settle(got > 0 ? undefined : err ?? undefined);
+      }
+      const onError = (err: unknown) => finish(err as Error);
+      const onAbort = () => settle(signal!.reason);
+      const paused = stream.readableFlowing === false;
+      stream.on("readable", pump);
+      stream.on("end", pump);
+      stream.on("close", pump);
+      stream.on("error", onError);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      // The 'readable' listener keeps the stream in paused mode (no 'data'
+      // events); resume() lifts an explicit pause(), after which Deno's
+      // node:net reads nothing from the socket. Node resets both when the
+      // listener goes: the stream ends neither flowing nor paused.
+      if (paused) stream.resume?.();
+      pump();
+    });
+  }
+
+  return {
+    read,
+    unread(bytes: Uint8Array): void {
+      if (!stream.readableEnded && !stream.destroyed) stream.unshift(bytes);
+    },
+  };
 }
 
 const NOT_BYTES = "the Readable returned something other than bytes: it must not be in " +
   "object mode or have an encoding";
 
-/** Why recvAll cannot read `stream`, if it cannot. */
+/** Why `stream` cannot be read as a byte source, if it cannot. */
 function nodeReadableProblem(stream: NodeReadable): string | undefined {
   if (stream.readableObjectMode) return "the Readable is in object mode; it must give bytes";
   if (stream.readableEncoding) {

@@ -1,7 +1,7 @@
 /**
- * Deno-style readers and writers (`read(p)`, `write(p)`, as a `Deno.Conn`):
- * exact reads and complete writes over them. Private: `recv_all.ts` exports
- * what is public.
+ * Deno-style readers and writers (`read(p)`, `write(p)`, as a `Deno.Conn`).
+ * A reader is a `Pull` as it is; writes loop here. Private: `recv_all.ts`
+ * exports what is public.
  *
  * @module
  */
@@ -10,8 +10,8 @@ import {
   abortPromise,
   hasMethods,
   IncompleteReadError,
-  MAX_EMPTY_READS,
   NoProgressError,
+  readFull,
 } from "./_common.ts";
 
 /** Anything that reads into a buffer, as a `Deno.Conn` does: resolves to the
@@ -31,6 +31,7 @@ export interface Writer {
 const READER = ["read"] as const;
 const WRITER = ["write"] as const;
 
+/** Whether `source` reads as a {@linkcode Reader} does. */
 export function isReader(source: unknown): source is Reader {
   // A default (not BYOB) stream reader has read() too, resolving to chunks.
   return hasMethods(source, READER) &&
@@ -65,36 +66,7 @@ export function recvRest(
     return Promise.reject(new IncompleteReadError(target.slice(0, 0), target.length));
   }
   if (filled === target.length) return Promise.resolve(target);
-  return readReader(reader, target, undefined, filled);
-}
-
-export async function readReader(
-  reader: Reader,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-  filled = 0,
-): Promise<Uint8Array> {
-  const aborted = signal && abortPromise(signal);
-  try {
-    let empty = 0;
-    while (filled < target.length) {
-      const read = reader.read(filled ? target.subarray(filled) : target);
-      const n = aborted ? await Promise.race([read, aborted.promise]) : await read;
-      if (n === null) {
-        throw new IncompleteReadError(target.slice(0, filled), target.length);
-      }
-      if (n === 0 && ++empty === MAX_EMPTY_READS) {
-        throw new NoProgressError(
-          `reader returned 0 bytes ${MAX_EMPTY_READS} times in a row`,
-        );
-      }
-      if (n > 0) empty = 0;
-      filled += n;
-    }
-    return target;
-  } finally {
-    aborted?.dispose();
-  }
+  return readFull(reader, target, undefined, filled);
 }
 
 export async function writeWriter(

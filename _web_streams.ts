@@ -1,53 +1,50 @@
 /**
- * Web Streams: exact reads from a byte `ReadableStream` through its BYOB
- * reader. Private: `recv_all.ts` exports what is public.
+ * Web Streams: a byte `ReadableStream`, or its BYOB reader, as a
+ * {@linkcode Pull}. Private: `recv_all.ts` exports what is public.
  *
  * @module
  */
 
-import { abortPromise, IncompleteReadError } from "./_common.ts";
+import type { Pull } from "./_common.ts";
 
+/** The most a BYOB read asks for at once: the size of Deno's socket reads. */
+const MAX_READ = 64 * 1024;
+
+/** Whether `source` is a BYOB reader (where the runtime has them). */
 export function isByobReader(source: unknown): source is ReadableStreamBYOBReader {
   return typeof ReadableStreamBYOBReader !== "undefined" &&
     source instanceof ReadableStreamBYOBReader;
 }
 
-export async function readStream(
-  reader: ReadableStreamBYOBReader,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-  release: boolean,
-): Promise<Uint8Array> {
-  const aborted = signal && abortPromise(signal);
-  const { length, byteOffset } = target;
-  let buffer = target.buffer as ArrayBuffer;
-  try {
-    let filled = 0;
-    while (filled < length) {
-      const read = reader.read(
-        new Uint8Array(buffer, byteOffset + filled, length - filled),
-      );
-      const { value, done } = aborted ? await Promise.race([read, aborted.promise]) : await read;
-      // BYOB reads transfer the buffer: keep following it. A cancelled
-      // stream resolves without it, and the bytes went with it.
+/**
+ * Reads a byte stream through its BYOB reader. A BYOB read transfers the
+ * buffer it is given, so the reads go into one of our own, which is
+ * followed from read to read, and the bytes are copied into the caller's:
+ * the caller's buffer stays in place, and bytes already handed out from it
+ * stay valid. A cancelled stream's read comes back without its buffer (and
+ * the bytes that were in it): then `read()` resolves `null` and `cancelled`
+ * is set.
+ *
+ * @param reader The stream's BYOB reader.
+ * @returns The pull.
+ */
+export function byobPull(reader: ReadableStreamBYOBReader): Pull {
+  let own = new ArrayBuffer(0);
+  const pull = {
+    cancelled: false,
+    async read(p: Uint8Array): Promise<number | null> {
+      const size = Math.min(p.length, MAX_READ);
+      if (own.byteLength < size) own = new ArrayBuffer(size);
+      const { value, done } = await reader.read(new Uint8Array(own, 0, size));
       if (!value) {
-        throw new DOMException(
-          `the stream was cancelled ${filled} bytes into a ${length}-byte message`,
-          "AbortError",
-        );
+        pull.cancelled = true;
+        return null;
       }
-      buffer = value.buffer as ArrayBuffer;
-      if (done) {
-        throw new IncompleteReadError(
-          new Uint8Array(buffer, byteOffset, filled).slice(),
-          length,
-        );
-      }
-      filled += value.byteLength;
-    }
-    return new Uint8Array(buffer, byteOffset, length);
-  } finally {
-    aborted?.dispose();
-    if (release) reader.releaseLock();
-  }
+      own = value.buffer as ArrayBuffer;
+      if (done) return null;
+      p.set(value);
+      return value.length;
+    },
+  };
+  return pull;
 }

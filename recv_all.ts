@@ -12,22 +12,15 @@
  * @module
  */
 
-import { describe } from "./_common.ts";
-import {
-  isReader,
-  isWriter,
-  type Reader,
-  readReader,
-  type Writer,
-  writeWriter,
-} from "./_reader.ts";
-import { isByobReader, readStream } from "./_web_streams.ts";
+import { describe, type Pull, readFull } from "./_common.ts";
+import { isReader, isWriter, type Reader, type Writer, writeWriter } from "./_reader.ts";
+import { byobPull, isByobReader } from "./_web_streams.ts";
 import {
   isNodeReadable,
   isNodeWritable,
+  nodePull,
   type NodeReadable,
   type NodeWritable,
-  readNode,
   writeNode,
 } from "./_node_streams.ts";
 
@@ -51,8 +44,7 @@ export type ByteSink = Writer | NodeWritable;
 /** Options for {@linkcode recvAll}. */
 export interface RecvAllOptions {
   /** Read into this buffer instead of allocating one; it must hold at least
-   * `length` bytes. With a stream source its `ArrayBuffer` is transferred
-   * (the BYOB rule), so use the returned array, not this one. */
+   * `length` bytes. It is filled in place, from any source. */
   buffer?: Uint8Array;
   /** Stops waiting when aborted and rejects with `signal.reason`. The
    * source's position is then unknown (close it), except with a Node
@@ -82,6 +74,10 @@ export interface SendAllOptions {
  * `destroy()` are still delivered; then the stream's error rejects. The
  * listeners are removed when this settles, and the stream is left not
  * flowing, as Node leaves it when its last `'readable'` listener goes.
+ *
+ * A byte `ReadableStream` is read through its BYOB reader, into a buffer of
+ * its own that is copied into the result: a BYOB read transfers the buffer
+ * it is given, and the result is filled in place.
  *
  * @param source A {@linkcode Reader} (such as a `Deno.Conn`), a byte
  * `ReadableStream`, a `ReadableStreamBYOBReader`, or a Node `Readable` in
@@ -183,25 +179,42 @@ export function recvAll(
   if (signal?.aborted) return Promise.reject(signal.reason);
   const target = buffer ? buffer.subarray(0, length) : new Uint8Array(length);
   if (length === 0) return Promise.resolve(target);
-  if (source instanceof ReadableStream) {
-    let reader;
-    try {
-      reader = source.getReader({ mode: "byob" });
-    } catch (err) {
-      return Promise.reject(err); // Not a byte stream, or locked.
-    }
-    return readStream(reader, target, signal, true);
+  let from: { pull: Pull; release?(): void };
+  try {
+    from = pullFrom(source, "recvAll");
+  } catch (err) {
+    return Promise.reject(err);
   }
-  if (isByobReader(source)) return readStream(source, target, signal, false);
+  const reading = readFull(from.pull, target, signal);
+  return from.release ? reading.finally(from.release) : reading;
+}
+
+/**
+ * The {@linkcode Pull} for a source `recvAll` takes, and how to give the
+ * source back (a stream's lock taken here). Shared with `FrameReader`.
+ *
+ * @param source The source.
+ * @param who Whose reads these are, for the messages (`recvAll`).
+ * @returns The pull, and `release` where a lock was taken.
+ * @throws {TypeError} If `source` is no {@linkcode ByteSource}, or one that
+ * cannot be read (not a byte stream, locked, a Node stream in object mode).
+ */
+export function pullFrom(
+  source: ByteSource,
+  who: string,
+): { pull: Pull; release?(): void } {
+  if (source instanceof ReadableStream) {
+    const reader = source.getReader({ mode: "byob" }); // Throws if not bytes, or locked.
+    return { pull: byobPull(reader), release: () => reader.releaseLock() };
+  }
+  if (isByobReader(source)) return { pull: byobPull(source) };
   // Before Reader: a net.Socket has a read() too, of another meaning.
-  if (isNodeReadable(source)) return readNode(source, target, signal);
-  if (isReader(source)) return readReader(source, target, signal);
-  return Promise.reject(
-    new TypeError(
-      "recvAll reads from a Reader (read(p) resolving to a byte count or null, as a Deno.Conn), " +
-        "a byte ReadableStream or its BYOB reader, or a Node Readable such as a net.Socket; " +
-        `got ${describe(source, "read")}`,
-    ),
+  if (isNodeReadable(source)) return { pull: nodePull(source, who) };
+  if (isReader(source)) return { pull: source };
+  throw new TypeError(
+    `${who} reads from a Reader (read(p) resolving to a byte count or null, as a Deno.Conn), ` +
+      "a byte ReadableStream or its BYOB reader, or a Node Readable such as a net.Socket; " +
+      `got ${describe(source, "read")}`,
   );
 }
 

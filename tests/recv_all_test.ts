@@ -120,12 +120,16 @@ test("recvAll() reads a byte stream in place and releases its lock", async () =>
   assert.equal(stream.locked, false);
 });
 
-test("recvAll() reads from a BYOB reader into the caller's buffer", async () => {
+test("recvAll() reads from a BYOB reader into the caller's buffer, in place", async () => {
   const reader = byteStream([MESSAGE.subarray(0, 7), MESSAGE.subarray(7)]).getReader({
     mode: "byob",
   });
-  const got = await recvAll(reader, 16, { buffer: new Uint8Array(16) });
+  const buffer = new Uint8Array(16);
+  const got = await recvAll(reader, 16, { buffer });
   assert.deepEqual(got, MESSAGE);
+  // Not transferred (as a BYOB read would): the caller's array holds the bytes.
+  assert.equal(got.buffer, buffer.buffer);
+  assert.deepEqual(buffer, MESSAGE);
   reader.releaseLock();
 });
 
