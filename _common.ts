@@ -12,6 +12,8 @@
  *
  * `partial` holds the bytes that did arrive, so "the peer left" (empty) and
  * "the peer was cut off" (non-empty) are told apart without parsing text.
+ * `expected` is the length that was asked for, or `null` for a message
+ * that ends at a delimiter (Python's `readuntil()` says `None`).
  *
  * @example Telling a clean close from a cut-off message
  * ```ts
@@ -38,18 +40,22 @@
 export class IncompleteReadError extends Error {
   /** The bytes received before the end of the stream. */
   readonly partial: Uint8Array;
-  /** The number of bytes that were expected. */
-  readonly expected: number;
+  /** The number of bytes that were expected, or `null` if the message
+   * was to end at a delimiter. */
+  readonly expected: number | null;
 
   /**
    * Builds the error from what arrived and what was expected.
    *
    * @param partial The bytes received before the end of the stream.
-   * @param expected The number of bytes that were expected.
+   * @param expected The number of bytes that were expected, or `null` if
+   * the message was to end at a delimiter.
    */
-  constructor(partial: Uint8Array, expected: number) {
+  constructor(partial: Uint8Array, expected: number | null) {
     super(
-      `socket closed ${partial.length} bytes into a ${expected}-byte message`,
+      expected === null
+        ? `socket closed ${partial.length} bytes into a message, before its delimiter`
+        : `socket closed ${partial.length} bytes into a ${expected}-byte message`,
     );
     this.name = "IncompleteReadError";
     this.partial = partial;
