@@ -41,6 +41,15 @@ export {
   type Writer,
 } from "./recv_all.ts";
 export {
+  FrameReader,
+  type FrameReaderOptions,
+  type LengthPrefix,
+  LimitExceededError,
+  type ReadFrameOptions,
+  type ReadOptions,
+} from "./frame_reader.ts";
+export { writeFrame, type WriteFrameOptions } from "./write_frame.ts";
+export {
   acceptErrorKind,
   type AddrOf,
   type Conn,
