@@ -49,6 +49,7 @@ export {
   type ReadOptions,
 } from "./frame_reader.ts";
 export { writeFrame, type WriteFrameOptions } from "./write_frame.ts";
+export { DEFAULT_MAX_MESSAGE, frame, type Framing, FRAMINGS } from "./framing.ts";
 export {
   acceptErrorKind,
   type AddrOf,
