@@ -25,7 +25,9 @@ import {
   dial,
   encode,
   Program,
+  PYTHON,
   readToEnd,
+  runCommand,
   runProgram,
   startServer,
   testServer,
@@ -262,6 +264,41 @@ test("the client checks a line service: a reply past --max-message is one line, 
     ]);
   } finally {
     await server.stop();
+  }
+});
+
+test("the programs' --framing line and u32 interoperate with Python asyncio peers, both ways", async () => {
+  const fixture = new URL("fixtures/framed_tutorial.py", import.meta.url).pathname;
+  for (const framing of ["line", "u32"]) {
+    // Python's asyncio server, our client.
+    const py = new Program([PYTHON, "-u", fixture], ["server", framing]);
+    try {
+      const [, port] = await py.waitForLine(/^port (\d+)$/);
+      const ours = await runProgram("client", ["-p", port, "--framing", framing]);
+      assert.equal(ours.code, 0, ours.stderr.join("\n"));
+      assert.equal(
+        ours.stdout.at(-1),
+        `The server said 'Farewell, client${framing === "line" ? "\\n" : ""}'`,
+      );
+      await py.waitForLine(/^got /);
+      assert.equal(
+        py.stdout.find((l) => l.startsWith("got ")),
+        `got b'Hi there, server${framing === "line" ? "\\n" : ""}'`,
+      );
+    } finally {
+      await py.stop();
+    }
+    // Our server, Python's asyncio client.
+    const { server, port } = await startServer(["--framing", framing]);
+    try {
+      const client = await runCommand([PYTHON, "-u", fixture], ["client", framing, String(port)]);
+      assert.equal(client.code, 0, client.stderr.join("\n"));
+      assert.deepEqual(client.stdout, [
+        `reply b'Farewell, client${framing === "line" ? "\\n" : ""}'`,
+      ]);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
   }
 });
 
