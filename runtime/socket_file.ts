@@ -188,6 +188,11 @@ async function bindBeside(
     try {
       return { listener: await runtime.bind(temporary, path), temporary };
     } catch (err) {
+      // Node (libuv) says EACCES where the directory does not exist.
+      if (errorCode(err) === "EACCES" && !runtime.files.lstat(dir || ".")) {
+        const addr = { transport: "unix", path } as const;
+        throw new NetError("listen", "ENOENT", addr, { cause: err });
+      }
       if (errorCode(err) !== "EADDRINUSE" || tries === BIND_TRIES) throw err;
     }
   }

@@ -138,6 +138,17 @@ test("listen() refuses any other file at the path (EEXIST) and leaves it as it w
   assert.deepEqual(readdirSync(dir).sort(), ["d", "s.sock"], "no name left behind");
 });
 
+test("listen() in a directory that does not exist: ENOENT, on every runtime", async () => {
+  const { dir } = fresh();
+  const path = join(dir, "none", "s.sock");
+  await assert.rejects(listen({ transport: "unix", path }), (err) => {
+    assert(err instanceof NetError, String(err));
+    assert.equal(err.code, "ENOENT");
+    assert.equal(err.message, `cannot listen on ${path}: no such file or directory`);
+    return true;
+  });
+});
+
 test("listen() where a live server listens: EADDRINUSE, and the server's socket untouched", async () => {
   const { path } = fresh();
   const python = survivor(path);
