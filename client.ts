@@ -9,6 +9,7 @@
  */
 
 import { expectedReply, request } from "./request.ts";
+import { IncompleteReadError } from "./recv_all.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { formatAddr, peerName } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
@@ -21,9 +22,12 @@ import {
   parseUnix,
   UsageError,
 } from "./cli/args.ts";
-import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { repr } from "./internal/bytes.ts";
+
+// What shortReply() returns, and main() throws for a reply cut short.
+export { Failure } from "./cli/run.ts";
 
 /**
  * The client's `--help`, naming the program as it was invoked.
@@ -77,7 +81,8 @@ exit status:
        unexpected reply
        (load mode: any exchange failed; the summary says which and why)
   2    usage error
-  130  Ctrl-C in load mode, after the summary so far`;
+  130  Ctrl-C (or SIGTERM, SIGHUP): in load mode after the summary so far;
+       a second one exits at once`;
 }
 
 const KIND_LABELS: Record<ErrorKind, string> = {
@@ -89,6 +94,27 @@ const KIND_LABELS: Record<ErrorKind, string> = {
   addrNotAvailable: "address not available (out of local ports?)",
   other: "other",
 };
+
+/**
+ * A reply cut short, as the client's one line: the server, how far its
+ * reply got, and what to do. A server of another protocol may reply with
+ * fewer octets than expected: the flags that set the length say so.
+ *
+ * @param err The short read.
+ * @param server The server, as `host:port`.
+ * @param custom Whether `--message`, `--reply` or `--reply-length` was
+ * given (the exchange is not the tutorial's).
+ * @returns The failure to report.
+ */
+export function shortReply(err: IncompleteReadError, server: string, custom: boolean): Failure {
+  const got = err.partial.length;
+  const todo = !custom
+    ? "is it a sixteen-octet server?"
+    : got > 0
+    ? `if its replies are ${got} bytes, give --reply-length ${got} or the --reply to expect`
+    : "does it answer this --message? give the --reply or --reply-length to expect";
+  return new Failure(`reading from ${server} failed: ${err.message}`, todo, { cause: err });
+}
 
 const ms = (value: number) => `${value < 10 ? value.toFixed(3) : value.toFixed(1)} ms`;
 
@@ -149,6 +175,8 @@ export function formatProgress(p: LoadProgress): string {
  * @throws {UsageError} If the command line is wrong.
  * @throws {NetError} If the exchange fails (one exchange), or the host is
  * unknown (load mode).
+ * @throws {Failure} If the reply is cut short (one exchange).
+ * @throws {Interrupted} If a signal stops the exchange (one exchange).
  * @throws {UnexpectedReplyError} If the reply is not the one expected (one
  * exchange).
  */
@@ -194,18 +222,35 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
-    const { reply } = await request({
-      ...exchange,
-      reply: expectedReply(exchange.reply, exchange.replyLength),
-      onConnected: (local) =>
-        console.log(`Client has been assigned socket name ${peerName(local)}`),
+    const server = formatAddr(target);
+    const stop = new AbortController();
+    const stopSignals = onStopSignals("client", (signal) => {
+      stop.abort(new Interrupted(signal, `stopped before ${server} replied`));
     });
+    let reply: Uint8Array;
+    try {
+      ({ reply } = await request({
+        ...exchange,
+        reply: expectedReply(exchange.reply, exchange.replyLength),
+        signal: stop.signal,
+        onConnected: (local) =>
+          console.log(`Client has been assigned socket name ${peerName(local)}`),
+      }));
+    } catch (err) {
+      if (!(err instanceof IncompleteReadError)) throw err;
+      const custom = [values.message, values.reply, values["reply-length"]].some((v) =>
+        v !== undefined
+      );
+      throw shortReply(err, server, custom);
+    } finally {
+      stopSignals();
+    }
     console.log(`The server said ${repr(reply)}`);
     return EXIT.OK;
   }
 
   const stop = new AbortController();
-  const stopSignals = onStopSignals(() => stop.abort());
+  const stopSignals = onStopSignals("client", () => stop.abort(), () => "no summary");
   const progress = !values["no-progress"] && stderrIsTerminal();
   let summary: LoadSummary;
   try {

@@ -81,6 +81,20 @@ exit status:
   130  a second signal during shutdown`;
 }
 
+/** Accept errors that say a resource ran out: what happened, in the same
+ * words on every runtime, and what to do. (Only Deno reports them: Node's
+ * event loop closes the connections it cannot accept, Bun's leaves them
+ * waiting, and neither says so.) */
+const OUT_OF = new Map<string | undefined, [string, string]>([
+  ["EMFILE", ["too many open files", "raise the limit (ulimit -n) or lower --max-connections"]],
+  ["ENFILE", [
+    "the system has too many open files",
+    "raise its limit (fs.file-max) or lower --max-connections",
+  ]],
+  ["ENOBUFS", ["out of memory", "lower --max-connections"]],
+  ["ENOMEM", ["out of memory", "lower --max-connections"]],
+]);
+
 /** What the command line logs: the server's events and its own. */
 export type LogEvent =
   | ServerEvent
@@ -140,8 +154,10 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
         "new ones wait to be accepted";
     case "cap-released":
       return `No longer at the connection cap (${event.open} open)`;
-    case "accept-error":
-      return `Accept failed: ${event.error.message}; retrying with back-off up to 1 s`;
+    case "accept-error": {
+      const [what, todo] = OUT_OF.get(rawCode(event.error)) ?? [event.error.message];
+      return `Accept failed: ${what}; retrying with back-off up to 1 s${todo ? ` — ${todo}` : ""}`;
+    }
     case "accept-resumed":
       return "Accepting again after accept errors";
     case "accept-skipped":
@@ -221,10 +237,10 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       onEvent: log,
     });
     log({ type: "listening", addr: formatAddr(server.addr), transport });
-    const stopSignals = onStopSignals((signal) => {
+    const stopSignals = onStopSignals("server", (signal) => {
       log({ type: "shutdown", signal, open: server.stats.open, grace });
       server.shutdown(grace);
-    });
+    }, () => `${plural(server.stats.open, "open connection")} cut short`);
     try {
       log({
         type: "stopped",

@@ -29,10 +29,8 @@ import type {
 import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
@@ -105,18 +103,14 @@ interface PendingWrite {
 
 /** A Bun socket with Deno's `read(p)` / `write(p)` shape. */
 class BunConn extends QueuedConn<BunSocket> {
-  /** Our closeWrite(): FIN sent. */
-  #shut = false;
   /** Bun closed the socket: the peer reset, or both sides sent FIN. */
   #gone = false;
   /** Writes waiting for `drain`, in order. */
   #writes: PendingWrite[] = [];
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || this.#gone || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal() ?? (this.#gone ? brokenPipe() : undefined);
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
@@ -139,18 +133,6 @@ class BunConn extends QueuedConn<BunSocket> {
     }
   }
 
-  /** Sends FIN and resolves at once, as Deno's does; reads go on until the
-   * peer's FIN. A write still waiting can never be sent: it fails. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      if (!this.#gone) this.socket.shutdown();
-      this.#failWrites(brokenPipe);
-    }
-    return DONE;
-  }
-
   /** Bun closed the socket: with the peer's error (a reset), or without
    * one (FIN both ways, or our own close). */
   onClose(error?: Error): void {
@@ -160,17 +142,15 @@ class BunConn extends QueuedConn<BunSocket> {
     this.#failWrites(() => isHangUp(error) ? brokenPipe() : error ?? brokenPipe());
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    const unread = this.received.buffered > 0;
-    this.received.close(interrupted);
+  /** A write still waiting can never be sent after FIN: it fails. */
+  protected sendFin(): void {
+    if (!this.#gone) this.socket.shutdown();
+    this.#failWrites(brokenPipe);
+  }
+
+  protected release(unread: boolean): void {
     this.#failWrites(interrupted);
     if (this.#gone) return;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for.
     if (unread) {
       this.socket.shutdown();
       this.socket.terminate();
@@ -205,11 +185,9 @@ function isIP(hostname: string): boolean {
  * (`transport: "unix"`: its socket file is made and removed as
  * `socket_file.ts` says).
  *
- * Bun accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Bun accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
  * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.

@@ -32,10 +32,8 @@ import type {
 import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
@@ -65,9 +63,6 @@ function socketError(this: Tagged, err: Error): void {
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {
-  /** Our closeWrite(): FIN queued. */
-  #shut = false;
-
   /**
    * @param socket The socket.
    * @param held Whether it is paused (accepted with `pauseOnConnect`).
@@ -81,10 +76,8 @@ class NodeConn extends QueuedConn<net.Socket> {
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal();
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
     // then may the caller reuse p, and waiting for it is the backpressure:
@@ -104,33 +97,17 @@ class NodeConn extends QueuedConn<net.Socket> {
     });
   }
 
-  /** Sends FIN after what is queued, and resolves at once, as Deno's does:
-   * a peer that does not read must not hold it. Reads go on until the
-   * peer's FIN. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      this.socket.end();
-    }
-    return DONE;
+  protected sendFin(): void {
+    this.socket.end();
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for. With
-    // a write still queued, FIN would wait for a peer that may never read:
-    // reset at once.
+  protected release(unread: boolean): void {
+    // With a write still queued, FIN would wait for a peer that may never
+    // read: reset at once.
     const socket = this.socket;
-    const unread = this.received.buffered > 0;
     if (unread && socket.writableLength === 0) socket.end(() => socket.resetAndDestroy());
     else if (unread) socket.resetAndDestroy();
     else socket.destroy();
-    this.received.close(interrupted);
   }
 }
 
@@ -139,11 +116,9 @@ class NodeConn extends QueuedConn<net.Socket> {
  * (`transport: "unix"`: its socket file is made and removed as
  * `socket_file.ts` says).
  *
- * Node accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Node accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
  * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
