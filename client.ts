@@ -17,9 +17,8 @@ import {
   parseCommandLine,
   parseCount,
   parseSeconds,
-  parseTarget,
   parseText,
-  parseUnix,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
 import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
@@ -198,14 +197,13 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
-  const target = values.unix !== undefined
-    ? parseUnix(values.unix, positionals[0], values.port)
-    : parseTarget(
-      positionals[0],
-      values.port,
-      "the server's address, such as 127.0.0.1",
-      false,
-    );
+  const target = parseWhere(
+    values.unix,
+    positionals[0],
+    values.port,
+    "the server's address, such as 127.0.0.1",
+    false,
+  );
   if (values.reply !== undefined && values["reply-length"] !== undefined) {
     throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
   }

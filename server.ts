@@ -16,9 +16,8 @@ import {
   parseCommandLine,
   parseCount,
   parseSeconds,
-  parseTarget,
   parseText,
-  parseUnix,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
@@ -207,14 +206,13 @@ export async function main(argv: string[], name = "server"): Promise<number> {
   }
   const format = values.log ?? "human";
   const grace = values.grace === undefined ? DEFAULT_GRACE : parseSeconds("grace", values.grace);
-  const where = values.unix !== undefined
-    ? parseUnix(values.unix, positionals[0], values.port)
-    : parseTarget(
-      positionals[0],
-      values.port,
-      "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
-      true,
-    );
+  const where = parseWhere(
+    values.unix,
+    positionals[0],
+    values.port,
+    "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
+    true,
+  );
   const transport = where.transport;
   const options: ServeOptions = {
     ...where,

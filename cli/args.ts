@@ -210,6 +210,29 @@ export function parseUnix(
 }
 
 /**
+ * Where to listen or connect, from the command line: the Unix domain socket
+ * of `--unix PATH`, or else the HOST argument and `-p`.
+ *
+ * @param unix The `--unix` flag's value, if given.
+ * @param host The HOST argument, if given.
+ * @param port The `-p` flag's value, if given.
+ * @param what What the host is for, for the message.
+ * @param zero Whether port 0 is allowed.
+ * @returns The address.
+ * @throws {UsageError} If it is wrong (see {@linkcode parseUnix} and
+ * {@linkcode parseTarget}).
+ */
+export function parseWhere(
+  unix: string | undefined,
+  host: string | undefined,
+  port: string | undefined,
+  what: string,
+  zero: boolean,
+): TcpAddr | UnixAddr {
+  return unix === undefined ? parseTarget(host, port, what, zero) : parseUnix(unix, host, port);
+}
+
+/**
  * Parses a number of seconds into milliseconds.
  *
  * @param flag The flag's name, for the message.
