@@ -21,7 +21,7 @@ import {
   parseFramedText,
   parseFraming,
   parseSeconds,
-  parseTarget,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
 import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
@@ -46,9 +46,12 @@ by kind, the rate and latency percentiles.
 
 usage: ${name} [HOST[:PORT]] [-p PORT] [options]
        ${name} [HOST[:PORT]] [-p PORT] --count N | --duration SECONDS [options]
+       ${name} --unix PATH [options]
 
   HOST                 the server (default 127.0.0.1; IPv6 as ::1 or [::1])
   -p, --port PORT      its port (default 1060); HOST:PORT gives both
+  --unix PATH          connect to the Unix domain socket PATH instead (Deno
+                       needs --allow-read and --allow-write for it)
   --timeout SECONDS    give up on one exchange after this (default 10)
   --message TEXT       what to send (default 'Hi there, server')
   --reply TEXT         the reply to expect (default 'Farewell, client'); its
@@ -77,6 +80,7 @@ load mode: many exchanges, then a summary; Ctrl-C prints the summary so far
 examples:
   ${name}                          one exchange with 127.0.0.1:1060
   ${name} [::1]:1060 --timeout 2   over IPv6, giving up after 2 s
+  ${name} --unix /tmp/sixteen.sock over a Unix domain socket
   ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
   ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
   ${name} 127.0.0.1:6379 --framing line --message 'PING\\r\\n' --reply '+PONG\\r\\n'
@@ -84,7 +88,8 @@ examples:
 
 exit status:
   0    the exchange completed (load mode: every exchange did)
-  1    refused, unknown host, timeout, reset, a short or unexpected reply
+  1    refused, unknown host, no socket file, timeout, reset, a short or
+       unexpected reply
        (load mode: any exchange failed; the summary says which and why)
   2    usage error
   130  Ctrl-C (or SIGTERM, SIGHUP): in load mode after the summary so far;
@@ -215,6 +220,7 @@ export function formatProgress(p: LoadProgress): string {
 export async function main(argv: string[], name = "client"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
+    unix: { type: "string" },
     timeout: { type: "string" },
     message: { type: "string" },
     reply: { type: "string" },
@@ -231,7 +237,8 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
-  const target = parseTarget(
+  const target = parseWhere(
+    values.unix,
     positionals[0],
     values.port,
     "the server's address, such as 127.0.0.1",
@@ -314,7 +321,9 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     if (progress) writeStderr("\r\x1b[K");
   }
   console.log(
-    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr(target)),
+    values.json
+      ? JSON.stringify({ ...summary, transport: target.transport })
+      : formatSummary(summary, formatAddr(target)),
   );
   return summary.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }

@@ -73,6 +73,7 @@ export function errorKind(err: unknown): ErrorKind {
   if (err instanceof UnexpectedReplyError || err instanceof LimitExceededError) return "wrongReply";
   switch (errorCode(err)) {
     case "ECONNREFUSED":
+    case "ENOENT": // No socket file: nothing listens there either.
       return "refused";
     case "ECONNRESET":
     case "EPIPE":

@@ -9,7 +9,7 @@
  */
 
 import { serve, type ServeOptions, type ServerEvent, type ServerStats } from "./serve.ts";
-import { formatAddr, NetError, rawCode } from "./net.ts";
+import { formatAddr, type NetAddr, NetError, rawCode } from "./net.ts";
 import { DEFAULT_GRACE } from "./protocol.ts";
 import { args } from "./runtime/deno.ts";
 import {
@@ -18,7 +18,7 @@ import {
   parseFramedText,
   parseFraming,
   parseSeconds,
-  parseTarget,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
 import { LimitExceededError } from "./frame_reader.ts";
@@ -43,11 +43,17 @@ that sent extra bytes read the reply (--linger), and on SIGINT, SIGTERM or
 SIGHUP stops accepting, lets open exchanges finish and exits.
 
 usage: ${name} [HOST[:PORT]] [-p PORT] [options]
+       ${name} --unix PATH [options]
 
   HOST                   address to listen on (default 127.0.0.1; 0.0.0.0 or
                          :: for every interface; IPv6 as ::1 or [::1])
   -p, --port PORT        port (default 1060; 0 picks a free one); HOST:PORT
                          gives both
+  --unix PATH            listen on a Unix domain socket instead: the socket
+                         file PATH is made (a stale one, that nothing listens
+                         on, is replaced; any other file there is an error
+                         and left as it is) and removed on exit; Deno needs
+                         --allow-read and --allow-write for its directory
   --timeout SECONDS      read deadline per connection (default 10)
   --linger SECONDS       after the reply, how long to wait for the client to
                          close before closing (default 2; 0: close at once)
@@ -76,11 +82,12 @@ examples:
   ${name} 0.0.0.0:8060 -q            every interface, port 8060, problems only
   ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
   ${name} --framing line             one line in, 'Farewell, client\\n' out
+  ${name} --unix /tmp/sixteen.sock   a Unix domain socket
 
 exit status:
   0    stopped on a signal, after the open exchanges
-  1    cannot listen (address in use, permission denied...), or the
-       listening socket failed
+  1    cannot listen (address in use, permission denied, a file in the way
+       of --unix...), or the listening socket failed
   2    usage error
   130  a second signal during shutdown`;
 }
@@ -102,10 +109,10 @@ const OUT_OF = new Map<string | undefined, [string, string]>([
 /** What the command line logs: the server's events and its own. */
 export type LogEvent =
   | ServerEvent
-  | { type: "listening"; addr: string }
+  | { type: "listening"; addr: string; transport: NetAddr["transport"] }
   | { type: "shutdown"; signal: string; open: number; grace: number }
   | { type: "log-dropped"; count: number }
-  | ({ type: "stopped"; logLinesDropped: number } & ServerStats);
+  | ({ type: "stopped"; logLinesDropped: number; transport: NetAddr["transport"] } & ServerStats);
 
 /**
  * Why an exchange failed, in a log line's words.
@@ -213,6 +220,7 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
 export async function main(argv: string[], name = "server"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
+    unix: { type: "string" },
     timeout: { type: "string" },
     linger: { type: "string" },
     "max-connections": { type: "string" },
@@ -233,7 +241,8 @@ export async function main(argv: string[], name = "server"): Promise<number> {
   }
   const format = values.log ?? "human";
   const grace = values.grace === undefined ? DEFAULT_GRACE : parseSeconds("grace", values.grace);
-  const where = parseTarget(
+  const where = parseWhere(
+    values.unix,
     positionals[0],
     values.port,
     "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
@@ -244,6 +253,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     values["message-length"] === undefined ? undefined : "message-length",
     values["max-message"] !== undefined,
   );
+  const transport = where.transport;
   const options: ServeOptions = {
     ...where,
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
@@ -268,13 +278,18 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       events: values.quiet ? "problems" : "all",
       onEvent: log,
     });
-    log({ type: "listening", addr: formatAddr(server.addr) });
+    log({ type: "listening", addr: formatAddr(server.addr), transport });
     const stopSignals = onStopSignals("server", (signal) => {
       log({ type: "shutdown", signal, open: server.stats.open, grace });
       server.shutdown(grace);
     }, () => `${plural(server.stats.open, "open connection")} cut short`);
     try {
-      log({ type: "stopped", ...await server.finished, logLinesDropped: out.dropped });
+      log({
+        type: "stopped",
+        ...await server.finished,
+        logLinesDropped: out.dropped,
+        transport,
+      });
       return EXIT.OK;
     } finally {
       stopSignals();

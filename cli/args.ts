@@ -12,7 +12,7 @@
  * @module
  */
 
-import { bareHost, type TcpAddr } from "../net.ts";
+import { bareHost, checkUnixPath, type TcpAddr, type UnixAddr } from "../net.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
 import { MAX_DELAY, range } from "../internal/checks.ts";
 import { type Framing, FRAMINGS } from "../framing.ts";
@@ -181,6 +181,56 @@ export function parseTarget(
     hostname: address.hostname,
     port: address.port ?? (port === undefined ? DEFAULT_PORT : parsePort(port, zero)),
   };
+}
+
+/**
+ * Where to listen or connect when `--unix PATH` is given: a Unix domain
+ * socket, in place of the HOST argument and `-p`.
+ *
+ * @param path The `--unix` flag's value.
+ * @param host The HOST argument, if given (it must not be).
+ * @param port The `-p` flag's value, if given (it must not be).
+ * @returns The socket's address.
+ * @throws {UsageError} If HOST or `-p` is given too, or the path is empty
+ * or too long for a Unix socket.
+ */
+export function parseUnix(
+  path: string,
+  host: string | undefined,
+  port: string | undefined,
+): UnixAddr {
+  if (host !== undefined || port !== undefined) {
+    throw new UsageError("--unix PATH replaces HOST and -p: give one or the other");
+  }
+  try {
+    checkUnixPath(path);
+  } catch (err) {
+    throw new UsageError(`--unix: ${(err as Error).message}`);
+  }
+  return { transport: "unix", path };
+}
+
+/**
+ * Where to listen or connect, from the command line: the Unix domain socket
+ * of `--unix PATH`, or else the HOST argument and `-p`.
+ *
+ * @param unix The `--unix` flag's value, if given.
+ * @param host The HOST argument, if given.
+ * @param port The `-p` flag's value, if given.
+ * @param what What the host is for, for the message.
+ * @param zero Whether port 0 is allowed.
+ * @returns The address.
+ * @throws {UsageError} If it is wrong (see {@linkcode parseUnix} and
+ * {@linkcode parseTarget}).
+ */
+export function parseWhere(
+  unix: string | undefined,
+  host: string | undefined,
+  port: string | undefined,
+  what: string,
+  zero: boolean,
+): TcpAddr | UnixAddr {
+  return unix === undefined ? parseTarget(host, port, what, zero) : parseUnix(unix, host, port);
 }
 
 /**

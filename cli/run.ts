@@ -109,6 +109,7 @@ function isExpected(err: unknown): err is Error {
  * @returns The advice, or `undefined` when there is none to give.
  */
 export function advice(err: NetError, invoked: string): string | undefined {
+  if (err.addr?.transport === "unix") return unixAdvice(err, err.addr.path);
   switch (err.code) {
     case "EACCES":
       return err.op === "listen" ? "choose a port above 1023 with -p" : undefined;
@@ -134,6 +135,42 @@ export function advice(err: NetError, invoked: string): string | undefined {
         : "check the name";
     case "ETIMEDOUT":
       return "is the server up? raise --timeout if it is slow";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * What a person can do about a failure on a Unix domain socket (`--unix`).
+ *
+ * @param err The failure.
+ * @param path The socket file's path.
+ * @returns The advice, or `undefined` when there is none to give.
+ */
+function unixAdvice(err: NetError, path: string): string | undefined {
+  const listening = err.op === "listen";
+  switch (err.code) {
+    case "EADDRINUSE":
+      return "stop it or choose another path with --unix";
+    case "EEXIST":
+      return "remove it yourself if it is not needed, or choose another path with --unix";
+    case "ENOENT":
+      return listening
+        ? "create its directory, or choose another path with --unix"
+        : "is the server running? it creates the socket file";
+    case "EACCES":
+      return listening
+        ? "choose a directory you may write to with --unix"
+        : "check the socket file's permissions";
+    case "ENOTCAPABLE": {
+      // The server makes a temporary name beside the socket file: it needs
+      // the directory.
+      const slash = path.lastIndexOf("/");
+      const scope = !listening ? path : slash < 0 ? "." : path.slice(0, slash) || "/";
+      return `run deno with --allow-net --allow-read=${scope} --allow-write=${scope}`;
+    }
+    case "ECONNREFUSED":
+      return "is the server running? (nothing listens on the socket file)";
     default:
       return undefined;
   }

@@ -17,8 +17,16 @@
  * @module
  */
 
-import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
-import { addrOf, bareHost, NetError } from "../net.ts";
+import type {
+  AddrOf,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  UnixAddr,
+} from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
   brokenPipe,
@@ -29,6 +37,8 @@ import {
   type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -172,7 +182,8 @@ function isIP(hostname: string): boolean {
 
 /**
  * Listens for connections over TCP, or on a Unix domain socket
- * (`transport: "unix"`).
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
  * Bun accepts every connection as it comes: the listener is an
  * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
@@ -186,24 +197,45 @@ function isIP(hostname: string): boolean {
  */
 export async function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
   const o: ListenOptions = options;
-  const fail = (err: unknown) => new NetError("listen", codeOf(err), addrOf(o), { cause: err });
-  let where: BunWhere;
-  if (o.transport === "unix") where = { unix: o.path };
-  else {
-    let hostname = bareHost(o.hostname);
-    if (!isIP(hostname)) {
-      // Bound as Deno and Node bind a name: to its first address.
-      const { lookup } = await import("node:dns/promises");
-      try {
-        hostname = (await lookup(hostname)).address;
-      } catch (err) {
-        throw fail(err);
-      }
-    }
-    where = { hostname, port: o.port };
+  if (o.transport === "unix") {
+    return await listenUnix(o.path, unix) as Listener as Listener<AddrOf<O>>;
   }
+  let hostname = bareHost(o.hostname);
+  if (!isIP(hostname)) {
+    // Bound as Deno and Node bind a name: to its first address.
+    const { lookup } = await import("node:dns/promises");
+    try {
+      hostname = (await lookup(hostname)).address;
+    } catch (err) {
+      throw new NetError("listen", codeOf(err), addrOf(o), { cause: err });
+    }
+  }
+  return listenAt({ hostname, port: o.port }, addrOf(o)) as Listener as Listener<AddrOf<O>>;
+}
+
+/** Bun's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    new Promise((resolve) =>
+      resolve(listenAt({ unix: path }, { transport: "unix", path: name }) as Listener<UnixAddr>)
+    ),
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `Bun.listen`.
+ *
+ * @param where Where, as `Bun.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @returns The listener.
+ * @throws {NetError} If Bun cannot listen there.
+ */
+function listenAt(where: BunWhere, asked: NetAddr): Listener {
   // A Unix peer is unnamed (a client does not bind its socket).
-  const ends = o.transport === "unix" ? { local: o.path, remote: "" } : undefined;
+  const ends = asked.transport === "unix" ? { local: asked.path, remote: "" } : undefined;
   let queue: AcceptQueue | undefined;
   try {
     const server = Bun.listen({
@@ -218,14 +250,12 @@ export async function listen<O extends ListenOptions>(options: O): Promise<Liste
       },
     });
     queue = new AcceptQueue(
-      "unix" in where
-        ? { transport: "unix", path: where.unix }
-        : { transport: "tcp", hostname: where.hostname, port: server.port },
+      "unix" in where ? asked : { transport: "tcp", hostname: where.hostname, port: server.port },
       () => server.stop(),
     );
-    return queue as Listener as Listener<AddrOf<O>>;
+    return queue;
   } catch (err) {
-    throw fail(err);
+    throw new NetError("listen", codeOf(err), asked, { cause: err });
   }
 }
 
@@ -259,6 +289,7 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
   const signal = o.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
+    if (o.transport === "unix") checkUnixPath(o.path);
     const [where, socket]: [BunWhere, BunHandlers] = o.transport === "unix"
       ? [{ unix: o.path }, connecting({ local: "", remote: o.path })]
       : [{ hostname: bareHost(o.hostname), port: o.port }, connectingTcp];

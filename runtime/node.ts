@@ -20,8 +20,16 @@
  */
 
 import * as net from "node:net";
-import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions, NetAddr } from "../net.ts";
-import { addrOf, bareHost, NetError } from "../net.ts";
+import type {
+  AddrOf,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  UnixAddr,
+} from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
   brokenPipe,
@@ -32,6 +40,8 @@ import {
   type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -103,7 +113,8 @@ class NodeConn extends QueuedConn<net.Socket> {
 
 /**
  * Listens for connections over TCP, or on a Unix domain socket
- * (`transport: "unix"`).
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
  * Node accepts every connection as it comes: the listener is an
  * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
@@ -116,16 +127,37 @@ class NodeConn extends QueuedConn<net.Socket> {
  * @throws {RangeError} If the host is empty.
  */
 export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  const o: ListenOptions = options;
+  const listener = o.transport === "unix"
+    ? listenUnix(o.path, unix)
+    : listenAt({ host: bareHost(o.hostname), port: o.port }, addrOf(o));
+  return listener as Promise<Listener> as Promise<Listener<AddrOf<O>>>;
+}
+
+/** Node's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    listenAt({ path }, { transport: "unix", path: name }) as Promise<Listener<UnixAddr>>,
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `node:net`.
+ *
+ * @param where Where, as `server.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @returns The listener.
+ */
+function listenAt(where: net.ListenOptions, asked: NetAddr): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    const o: ListenOptions = options;
-    const unix = o.transport === "unix" ? o.path : undefined;
-    const where = o.transport === "unix"
-      ? { path: o.path }
-      : { host: bareHost(o.hostname), port: o.port };
+    const unix = asked.transport === "unix" ? asked.path : undefined;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
-      reject(new NetError("listen", codeOf(err), addrOf(options), { cause: err }));
+      reject(new NetError("listen", codeOf(err), asked, { cause: err }));
     };
     server.once("error", onError);
     server.listen(where, () => {
@@ -144,7 +176,7 @@ export function listen<O extends ListenOptions>(options: O): Promise<Listener<Ad
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
-      resolve(queue as Listener as Listener<AddrOf<O>>);
+      resolve(queue);
     });
   });
 }
@@ -164,6 +196,7 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const o: ConnectOptions = options;
+    if (o.transport === "unix") checkUnixPath(o.path);
     const unix = o.transport === "unix" ? o.path : undefined;
     // allowHalfOpen: the peer's FIN ends our reads, not our writes.
     const socket = o.transport === "unix"

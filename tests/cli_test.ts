@@ -240,11 +240,14 @@ test("formatEvent() writes the tutorial's lines, and one JSON object with time a
   );
   const stats = { served: 3, failed: 1, timedOut: 0, skipped: 0, open: 0 };
   assert.equal(
-    formatEvent({ type: "stopped", ...stats, logLinesDropped: 0 }, "human"),
+    formatEvent({ type: "stopped", ...stats, logLinesDropped: 0, transport: "tcp" }, "human"),
     "Stopped: 3 served, 1 failed, 0 timed out",
   );
   assert.equal(
-    formatEvent({ type: "stopped", ...stats, skipped: 2, logLinesDropped: 9 }, "human"),
+    formatEvent(
+      { type: "stopped", ...stats, skipped: 2, logLinesDropped: 9, transport: "tcp" },
+      "human",
+    ),
     "Stopped: 3 served, 1 failed, 0 timed out, 2 skipped; 9 log lines dropped",
   );
   const json = JSON.parse(

@@ -199,7 +199,9 @@ test("client load mode against a faulty server: --json counts, exit 1", async ()
       "elapsedMs",
       "ratePerSecond",
       "latencyMs",
+      "transport",
     ]);
+    assert.equal(summary.transport, "tcp");
     assert.deepEqual(summary.errors, { ...noErrors, shortReply: 14, wrongReply: 8 });
     assert.equal(summary.succeeded, 48);
     assert.equal(summary.concurrency, 4);

@@ -78,7 +78,7 @@ test(
     for (const path of files) {
       assert.match(
         path,
-        /^(LICENSE|README\.md|deno\.json|[a-z_]+\.ts|cli\/[a-z_]+\.ts|internal\/[a-z_]+\.ts|runtime\/(deno|types)\.ts)$/,
+        /^(LICENSE|README\.md|deno\.json|[a-z_]+\.ts|cli\/[a-z_]+\.ts|internal\/[a-z_]+\.ts|runtime\/(deno|socket_file|types)\.ts)$/,
         `${path} is published`,
       );
     }
