@@ -10,14 +10,17 @@
 
 import { expectedReply, request } from "./request.ts";
 import { IncompleteReadError } from "./recv_all.ts";
+import { LimitExceededError } from "./frame_reader.ts";
+import type { Framing } from "./framing.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { formatAddr, peerName } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
 import {
   parseCommandLine,
   parseCount,
+  parseFramedText,
+  parseFraming,
   parseSeconds,
-  parseText,
   parseWhere,
   UsageError,
 } from "./cli/args.ts";
@@ -55,6 +58,13 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
                        length is how much is read
   --reply-length N     take any reply of N octets instead
                        (in TEXT, \\n, \\r, \\t, \\\\ and \\xHH are escapes)
+  --framing fixed|line|u32
+                       how the message and reply are delimited: fixed
+                       length (default), a line (a newline is added to
+                       --message and --reply if they have none), or a
+                       4-byte big-endian length first
+  --max-message N      with line or u32, the longest reply taken (default
+                       65536)
   -h, --help           show this help
   -V, --version        show the version and the runtime
 
@@ -73,6 +83,8 @@ examples:
   ${name} --unix /tmp/sixteen.sock over a Unix domain socket
   ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
   ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
+  ${name} 127.0.0.1:6379 --framing line --message 'PING\\r\\n' --reply '+PONG\\r\\n'
+                                   health-check a Redis server
 
 exit status:
   0    the exchange completed (load mode: every exchange did)
@@ -103,16 +115,42 @@ const KIND_LABELS: Record<ErrorKind, string> = {
  * @param server The server, as `host:port`.
  * @param custom Whether `--message`, `--reply` or `--reply-length` was
  * given (the exchange is not the tutorial's).
+ * @param framing How the reply was delimited.
  * @returns The failure to report.
  */
-export function shortReply(err: IncompleteReadError, server: string, custom: boolean): Failure {
+export function shortReply(
+  err: IncompleteReadError,
+  server: string,
+  custom: boolean,
+  framing: Framing = "fixed",
+): Failure {
   const got = err.partial.length;
-  const todo = !custom
+  const todo = framing !== "fixed"
+    ? `does it answer with ${framing === "line" ? "a line" : "a u32 frame"}? check --framing`
+    : !custom
     ? "is it a sixteen-octet server?"
     : got > 0
     ? `if its replies are ${got} bytes, give --reply-length ${got} or the --reply to expect`
     : "does it answer this --message? give the --reply or --reply-length to expect";
   return new Failure(`reading from ${server} failed: ${err.message}`, todo, { cause: err });
+}
+
+/**
+ * A reply longer than `--max-message`, as the client's one line.
+ *
+ * @param err What the reader found.
+ * @param server The server, as `host:port`.
+ * @returns The failure.
+ */
+export function longReply(err: LimitExceededError, server: string): Failure {
+  const what = err.declared === null
+    ? `more than ${err.limit} octets without a newline`
+    : `a ${err.declared}-octet frame`;
+  return new Failure(
+    `reading from ${server} failed: it sent ${what}, more than --max-message ${err.limit}`,
+    "raise --max-message if such replies are right",
+    { cause: err },
+  );
 }
 
 const ms = (value: number) => `${value < 10 ? value.toFixed(3) : value.toFixed(1)} ms`;
@@ -187,6 +225,8 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     message: { type: "string" },
     reply: { type: "string" },
     "reply-length": { type: "string" },
+    framing: { type: "string" },
+    "max-message": { type: "string" },
     count: { type: "string", short: "n" },
     duration: { type: "string", short: "d" },
     concurrency: { type: "string", short: "c" },
@@ -207,14 +247,25 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   if (values.reply !== undefined && values["reply-length"] !== undefined) {
     throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
   }
+  const framing = parseFraming(
+    values.framing,
+    values["reply-length"] === undefined ? undefined : "reply-length",
+    values["max-message"] !== undefined,
+  );
   const exchange = {
     ...target,
+    framing,
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
-    message: values.message === undefined ? undefined : parseText("message", values.message),
-    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    message: values.message === undefined
+      ? undefined
+      : parseFramedText("message", values.message, framing),
+    reply: values.reply === undefined ? undefined : parseFramedText("reply", values.reply, framing),
     replyLength: values["reply-length"] === undefined
       ? undefined
       : parseCount("reply-length", values["reply-length"], 0),
+    maxMessage: values["max-message"] === undefined
+      ? undefined
+      : parseCount("max-message", values["max-message"], 1, 1 << 30),
   };
   if (values.count === undefined && values.duration === undefined) {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
@@ -235,11 +286,12 @@ export async function main(argv: string[], name = "client"): Promise<number> {
           console.log(`Client has been assigned socket name ${peerName(local)}`),
       }));
     } catch (err) {
+      if (err instanceof LimitExceededError) throw longReply(err, server);
       if (!(err instanceof IncompleteReadError)) throw err;
       const custom = [values.message, values.reply, values["reply-length"]].some((v) =>
         v !== undefined
       );
-      throw shortReply(err, server, custom);
+      throw shortReply(err, server, custom, framing);
     } finally {
       stopSignals();
     }

@@ -15,11 +15,14 @@ import { args } from "./runtime/deno.ts";
 import {
   parseCommandLine,
   parseCount,
+  parseFramedText,
+  parseFraming,
   parseSeconds,
-  parseText,
   parseWhere,
   UsageError,
 } from "./cli/args.ts";
+import { LimitExceededError } from "./frame_reader.ts";
+import { IncompleteReadError } from "./recv_all.ts";
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { stdoutLog } from "./cli/log.ts";
@@ -60,6 +63,14 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
   --message-length N     octets to read from each client (default 16)
   --reply TEXT           the reply (default 'Farewell, client'); \\n, \\r, \\t,
                          \\\\ and \\xHH are escapes
+  --framing fixed|line|u32
+                         how each message and the reply are delimited: a
+                         fixed length (default), a line (the reply gets a
+                         newline if it has none), or a 4-byte big-endian
+                         length first
+  --max-message N        with line or u32, the longest line or frame a
+                         client may send (default 65536); a longer one is
+                         logged and closed, never buffered
   --log human|json       log format (default human)
   -q, --quiet            log only the Listening line and problems (not
                          connections closed without a byte: health checks)
@@ -70,6 +81,7 @@ examples:
   ${name}                            127.0.0.1:1060, the tutorial's story
   ${name} 0.0.0.0:8060 -q            every interface, port 8060, problems only
   ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
+  ${name} --framing line             one line in, 'Farewell, client\\n' out
   ${name} --unix /tmp/sixteen.sock   a Unix domain socket
 
 exit status:
@@ -101,6 +113,31 @@ export type LogEvent =
   | { type: "shutdown"; signal: string; open: number; grace: number }
   | { type: "log-dropped"; count: number }
   | ({ type: "stopped"; logLinesDropped: number; transport: NetAddr["transport"] } & ServerStats);
+
+/**
+ * Why an exchange failed, in a log line's words.
+ *
+ * @param error What failed it.
+ * @param bytes Octets received.
+ * @param expected Octets expected (`null`: a line or a frame).
+ * @returns The reason, without the peer.
+ */
+function failure(error: Error, bytes: number, expected: number | null): string {
+  if (error instanceof NetError) {
+    return `${error.reason} after ${bytes} ${
+      expected === null ? "octets" : `of ${expected} octets`
+    }`;
+  }
+  if (error instanceof LimitExceededError) {
+    return error.declared === null
+      ? `sent more than --max-message ${error.limit} octets without a newline`
+      : `sent a ${error.declared}-octet frame, more than --max-message ${error.limit}`;
+  }
+  if (error instanceof IncompleteReadError && error.expected === null) {
+    return `socket closed ${error.partial.length} bytes into a line, before its newline`;
+  }
+  return error.message;
+}
 
 /**
  * Formats a log event as the tutorial's lines, or as one JSON object with
@@ -139,15 +176,11 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "replied":
       return "Reply sent, socket closed";
     case "failed":
-      return `${event.peer}: ${
-        event.error instanceof NetError
-          ? `${event.error.reason} after ${event.bytes} of ${event.expected} octets`
-          : event.error.message
-      }; closed`;
+      return `${event.peer}: ${failure(event.error, event.bytes, event.expected)}; closed`;
     case "timeout":
-      return `${event.peer} sent ${event.bytes} of ${event.expected} octets in ${
-        event.timeout / 1000
-      } s; closed`;
+      return `${event.peer} sent ${event.bytes} ${
+        event.expected === null ? "octets, not a whole message," : `of ${event.expected} octets`
+      } in ${event.timeout / 1000} s; closed`;
     case "cap-reached":
       return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
         "new ones wait to be accepted";
@@ -194,6 +227,8 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     grace: { type: "string" },
     "message-length": { type: "string" },
     reply: { type: "string" },
+    framing: { type: "string" },
+    "max-message": { type: "string" },
     log: { type: "string" },
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
@@ -213,6 +248,11 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
     true,
   );
+  const framing = parseFraming(
+    values.framing,
+    values["message-length"] === undefined ? undefined : "message-length",
+    values["max-message"] !== undefined,
+  );
   const transport = where.transport;
   const options: ServeOptions = {
     ...where,
@@ -221,10 +261,14 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     maxConnections: values["max-connections"] === undefined
       ? undefined
       : parseCount("max-connections", values["max-connections"]),
+    framing,
     messageLength: values["message-length"] === undefined
       ? undefined
       : parseCount("message-length", values["message-length"], 0, 1 << 20),
-    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    maxMessage: values["max-message"] === undefined
+      ? undefined
+      : parseCount("max-message", values["max-message"], 1, 1 << 30),
+    reply: values.reply === undefined ? undefined : parseFramedText("reply", values.reply, framing),
   };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
   const log = (event: LogEvent) => out.line(formatEvent(event, format));

@@ -15,6 +15,7 @@
 import { bareHost, checkUnixPath, type TcpAddr, type UnixAddr } from "../net.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
 import { MAX_DELAY, range } from "../internal/checks.ts";
+import { type Framing, FRAMINGS } from "../framing.ts";
 
 /** The command line is wrong; the message says how. */
 export class UsageError extends Error {
@@ -313,4 +314,57 @@ export function parseText(flag: string, text: string): Uint8Array {
     }
   }
   return new Uint8Array(bytes);
+}
+
+/**
+ * Parses `--framing`, and checks the flags that belong to one framing: a
+ * length (`--message-length`, `--reply-length`) is for `fixed`,
+ * `--max-message` for `line` and `u32`.
+ *
+ * @param text The flag's value, if given.
+ * @param lengthFlag The flag that sets a length, if it was given.
+ * @param maxMessage Whether `--max-message` was given.
+ * @returns The framing; `fixed` when not given.
+ * @throws {UsageError} If it is not a framing, or a flag does not fit it.
+ */
+export function parseFraming(
+  text: string | undefined,
+  lengthFlag: string | undefined,
+  maxMessage: boolean,
+): Framing {
+  const framing = text ?? "fixed";
+  if (!(FRAMINGS as readonly string[]).includes(framing)) {
+    throw new UsageError(`--framing takes ${FRAMINGS.join(", ")}, got '${framing}'`);
+  }
+  if (framing !== "fixed" && lengthFlag) {
+    throw new UsageError(
+      `--${lengthFlag} is for --framing fixed: a line or a frame tells its own length`,
+    );
+  }
+  if (framing === "fixed" && maxMessage) {
+    throw new UsageError("--max-message is for --framing line or u32");
+  }
+  return framing as Framing;
+}
+
+/**
+ * Parses a message that goes on the wire framed: with `--framing line` it
+ * is one line, so a newline may only end it.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @param framing How it is framed.
+ * @returns The bytes, as {@linkcode parseText} reads them.
+ * @throws {UsageError} If an escape is wrong, or a line holds a newline
+ * before its end.
+ */
+export function parseFramedText(flag: string, text: string, framing: Framing): Uint8Array {
+  const bytes = parseText(flag, text);
+  const newline = bytes.indexOf(0x0a);
+  if (framing === "line" && newline !== -1 && newline !== bytes.length - 1) {
+    throw new UsageError(
+      `--${flag} holds a newline before its end: with --framing line it is one line`,
+    );
+  }
+  return bytes;
 }
