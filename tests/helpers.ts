@@ -3,7 +3,16 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
 import { afterEach, beforeEach } from "node:test";
-import { type Conn, connect, ERROR_KINDS, listen, NetError, recvAll, sendAll } from "../mod.ts";
+import {
+  type Conn,
+  connect,
+  ERROR_KINDS,
+  listen,
+  NetError,
+  recvAll,
+  sendAll,
+  type TcpAddr,
+} from "../mod.ts";
 
 /** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
@@ -18,8 +27,25 @@ export const PYTHON: string =
   spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" })
     .stdout?.trim() || "python3";
 
+/** Whether this user may make a network namespace of its own (`unshare
+ * -rn`): inside, only a loopback interface, so nothing a program sends can
+ * leave it (a host name's lookup fails there, sending nothing). */
+export const hasNetns: boolean =
+  spawnSync("unshare", ["-rn", "ip", "link", "set", "lo", "up"]).status === 0;
+
+/** `command`, to be run in a network namespace of its own (see
+ * {@linkcode hasNetns}). */
+export function isolated(command: string[]): string[] {
+  return ["unshare", "-rn", ...command];
+}
+
 /** The tutorial's message, as bytes. */
 export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
+
+/** A TCP address, as the library names one. */
+export function tcp(hostname: string, port: number): TcpAddr {
+  return { transport: "tcp", hostname, port };
+}
 
 /** Every error kind of load mode, counted 0: spread and override. */
 export const noErrors: Record<string, number> = Object.fromEntries(
@@ -111,12 +137,18 @@ export class Program {
    * @param options `env` added to ours (`undefined` removes a variable);
    * `cwd`; `group` runs it in its own
    * process group and signals the whole group (for launchers such as npx,
-   * which do not pass signals on to the program they start).
+   * which do not pass signals on to the program they start); `input`, its
+   * whole stdin (else it has none).
    */
   constructor(
     command: string[],
     args: string[],
-    options: { env?: Record<string, string | undefined>; cwd?: string; group?: boolean } = {},
+    options: {
+      env?: Record<string, string | undefined>;
+      cwd?: string;
+      group?: boolean;
+      input?: string;
+    } = {},
   ) {
     if (!inTest) {
       throw new Error("start programs in tests of a file that calls endProgramsAfterEach()");
@@ -130,11 +162,12 @@ export class Program {
       if (value !== undefined) env[key] = value;
     }
     this.child = spawn(command[0], [...command.slice(1), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env,
       cwd: options.cwd,
       detached: this.#group,
     });
+    this.child.stdin?.end(options.input);
     this.#collect(this.child.stdout!, this.stdout);
     this.#collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
@@ -154,6 +187,7 @@ export class Program {
       into.push(...lines);
       this.#notify();
     });
+    stream.on("end", () => rest && into.push(rest)); // A last line without its newline.
   }
 
   #notify(): void {
