@@ -308,21 +308,15 @@ function report(allocs: [string, number][]): void {
     );
   };
   console.log("\nTargets:");
-  for (const runtime of ["Deno", "Node", "Bun"]) {
-    const best = Math.max(
+  const best = (runtime: string) =>
+    Math.max(
       ...ROWS.filter((r) =>
-        r.mode === "lines" && r.name.startsWith("FrameReader.readLine,") &&
-        r.name.endsWith(`(${runtime})`)
-      )
-        .map((r) => rates.get(r.name) ?? 0),
-    );
-    target(`readLine on ${runtime} vs asyncio`, best || undefined, asyncio("lines"), 3);
+        r.name.startsWith("FrameReader.readLine,") && r.name.endsWith(`(${runtime})`)
+      ).map((r) => rates.get(r.name) ?? 0),
+    ) || undefined;
+  for (const runtime of ["Deno", "Node", "Bun"]) {
+    target(`readLine on ${runtime} vs asyncio`, best(runtime), asyncio("lines"), 3);
   }
-  target(
-    "readLine on Node (net.Socket) vs node:readline",
-    rates.get("FrameReader.readLine, net.Socket (Node)"),
-    readline,
-    1.5,
-  );
+  target("readLine on Node vs node:readline", best("Node"), readline, 1.5);
   target("readFrame on Deno", rates.get("FrameReader.readFrame, Deno.Conn (Deno)"), 1, 2, "M");
 }
