@@ -50,7 +50,6 @@ if (!(seconds > 0 && seconds <= 60)) {
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const deno = process.execPath;
 const bun = here("../node_modules/bun/bin/bun.exe");
-const python = "python3";
 const consumer = here("frame_consumer.mjs");
 if (!existsSync(here("../npm/esm/mod.js"))) {
   console.error("bench: npm/ is missing: building it (deno task build:npm)");
@@ -80,114 +79,74 @@ interface Row {
   command: (port: number) => string[];
 }
 
-const ours =
-  (runtime: string[], module: string, mode: string, source: string): Row["command"] => (port) => [
-    ...runtime,
-    consumer,
-    module,
-    mode,
-    source,
-    String(port),
-  ];
-const onDeno = [deno, "run", "-A"];
-const DENO_MOD = "../mod.ts";
-const NPM_MOD = "../npm/esm/mod.js";
+/** How each runtime runs a script, and where it finds the library. */
+const RUNTIMES = {
+  Deno: { run: [deno, "run", "-A"], module: "../mod.ts" },
+  Node: { run: ["node"], module: "../npm/esm/mod.js" },
+  Bun: { run: [bun], module: "../npm/esm/mod.js" },
+};
+type Runtime = keyof typeof RUNTIMES;
+
+/** FrameReader on `runtime`, reading `what` (with a copy of each message)
+ * from the library's Conn or a net.Socket. */
+function ours(runtime: Runtime, what: Mode, copy: boolean, source: "conn" | "socket"): Row {
+  const method = what === "lines" ? "readLine" : "readFrame";
+  const from = source === "socket" ? "net.Socket" : runtime === "Deno" ? "Deno.Conn" : "Conn";
+  const mode = copy ? `${what}-copy` : what;
+  return {
+    name: `FrameReader.${method}${copy ? " + slice()" : ""}, ${from} (${runtime})`,
+    mode: what,
+    command: (port) => [
+      ...RUNTIMES[runtime].run,
+      consumer,
+      RUNTIMES[runtime].module,
+      mode,
+      source,
+      String(port),
+    ],
+  };
+}
+
+const python = (mode: Mode) => (port: number) => [
+  "python3",
+  here("frame_peers.py"),
+  "asyncio",
+  mode,
+  String(port),
+];
+const nodeReadline = (how: string) => (port: number) => [
+  "node",
+  here("frame_readline.mjs"),
+  how,
+  String(port),
+];
+const go = (mode: Mode) => (port: number) => [goScan!, mode, String(port)];
 
 const ROWS: Row[] = [
-  {
-    name: "asyncio readline (Python)",
-    mode: "lines",
-    command: (p) => [python, here("frame_peers.py"), "asyncio", "lines", String(p)],
-  },
+  { name: "asyncio readline (Python)", mode: "lines", command: python("lines") },
   {
     name: "node:readline over net.Socket (Node)",
     mode: "lines",
-    command: (p) => ["node", here("frame_readline.mjs"), "events", String(p)],
+    command: nodeReadline("events"),
   },
-  {
-    name: "node:readline, for await (Node)",
-    mode: "lines",
-    command: (p) => ["node", here("frame_readline.mjs"), "for-await", String(p)],
-  },
+  { name: "node:readline, for await (Node)", mode: "lines", command: nodeReadline("for-await") },
+  ...(goScan ? [{ name: "bufio.Scanner (Go)", mode: "lines" as const, command: go("lines") }] : []),
+  ours("Deno", "lines", false, "conn"),
+  ours("Deno", "lines", true, "conn"),
+  ours("Node", "lines", false, "conn"),
+  ours("Node", "lines", false, "socket"),
+  ours("Node", "lines", true, "socket"),
+  ours("Bun", "lines", false, "conn"),
+  ours("Bun", "lines", false, "socket"),
+  ours("Bun", "lines", true, "conn"),
+  { name: "asyncio readexactly (Python)", mode: "frames", command: python("frames") },
   ...(goScan
-    ? [{
-      name: "bufio.Scanner (Go)",
-      mode: "lines" as const,
-      command: (p: number) => [goScan, "lines", String(p)],
-    }]
+    ? [{ name: "bufio.Reader + io.ReadFull (Go)", mode: "frames" as const, command: go("frames") }]
     : []),
-  {
-    name: "FrameReader.readLine, Deno.Conn (Deno)",
-    mode: "lines",
-    command: ours(onDeno, DENO_MOD, "lines", "conn"),
-  },
-  {
-    name: "FrameReader.readLine + slice(), Deno.Conn (Deno)",
-    mode: "lines",
-    command: ours(onDeno, DENO_MOD, "lines-copy", "conn"),
-  },
-  {
-    name: "FrameReader.readLine, Conn (Node)",
-    mode: "lines",
-    command: ours(["node"], NPM_MOD, "lines", "conn"),
-  },
-  {
-    name: "FrameReader.readLine, net.Socket (Node)",
-    mode: "lines",
-    command: ours(["node"], NPM_MOD, "lines", "socket"),
-  },
-  {
-    name: "FrameReader.readLine + slice(), net.Socket (Node)",
-    mode: "lines",
-    command: ours(["node"], NPM_MOD, "lines-copy", "socket"),
-  },
-  {
-    name: "FrameReader.readLine, Conn (Bun)",
-    mode: "lines",
-    command: ours([bun], NPM_MOD, "lines", "conn"),
-  },
-  {
-    name: "FrameReader.readLine, net.Socket (Bun)",
-    mode: "lines",
-    command: ours([bun], NPM_MOD, "lines", "socket"),
-  },
-  {
-    name: "FrameReader.readLine + slice(), Conn (Bun)",
-    mode: "lines",
-    command: ours([bun], NPM_MOD, "lines-copy", "conn"),
-  },
-  {
-    name: "asyncio readexactly (Python)",
-    mode: "frames",
-    command: (p) => [python, here("frame_peers.py"), "asyncio", "frames", String(p)],
-  },
-  ...(goScan
-    ? [{
-      name: "bufio.Reader + io.ReadFull (Go)",
-      mode: "frames" as const,
-      command: (p: number) => [goScan, "frames", String(p)],
-    }]
-    : []),
-  {
-    name: "FrameReader.readFrame, Deno.Conn (Deno)",
-    mode: "frames",
-    command: ours(onDeno, DENO_MOD, "frames", "conn"),
-  },
-  {
-    name: "FrameReader.readFrame + slice(), Deno.Conn (Deno)",
-    mode: "frames",
-    command: ours(onDeno, DENO_MOD, "frames-copy", "conn"),
-  },
-  {
-    name: "FrameReader.readFrame, Conn (Node)",
-    mode: "frames",
-    command: ours(["node"], NPM_MOD, "frames", "conn"),
-  },
-  {
-    name: "FrameReader.readFrame, Conn (Bun)",
-    mode: "frames",
-    command: ours([bun], NPM_MOD, "frames", "conn"),
-  },
+  ours("Deno", "frames", false, "conn"),
+  ours("Deno", "frames", true, "conn"),
+  ours("Node", "frames", false, "conn"),
+  ours("Bun", "frames", false, "conn"),
 ];
 
 /** Runs a reader to the end (bounded); its messages per second. */
@@ -208,7 +167,7 @@ function measure(command: string[]): number {
 
 /** Starts the sender for `mode`; its port, and how to stop it. */
 async function sender(mode: Mode): Promise<{ port: number; stop(): void }> {
-  const child = spawn(python, ["-u", here("frame_peers.py"), "send", mode, String(seconds)], {
+  const child = spawn("python3", ["-u", here("frame_peers.py"), "send", mode, String(seconds)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -243,14 +202,10 @@ try {
     }
   }
   const allocs: [string, number][] = [];
-  for (
-    const [runtime, command] of [
-      ["Deno", [...onDeno, consumer, DENO_MOD, "alloc"]],
-      ["Node", ["node", consumer, NPM_MOD, "alloc"]],
-      ["Bun", [bun, consumer, NPM_MOD, "alloc"]],
-    ] as const
-  ) {
-    if (only.test(`alloc ${runtime}`)) allocs.push([runtime, 1e9 / measure([...command])]);
+  for (const [runtime, { run, module }] of Object.entries(RUNTIMES)) {
+    if (only.test(`alloc ${runtime}`)) {
+      allocs.push([runtime, 1e9 / measure([...run, consumer, module, "alloc"])]);
+    }
   }
   report(allocs);
 } finally {
