@@ -14,10 +14,11 @@
  *   (the npm package, over its `Conn` and over a `net.Socket`), each also
  *   with a copy of every message (`slice()`), as a reader returning a fresh
  *   array per message would;
- * - then, on each runtime, what one new 64 KiB buffer costs in memory: the
- *   buffer `FrameReader` takes when one is used up, once per 2,048 lines,
- *   and all that a view valid only until the next read (Go's `ReadSlice`)
- *   would save.
+ * - then, in memory on each runtime, what one new 64 KiB buffer costs (the
+ *   buffer `FrameReader` takes when one is used up, once per 2,048 lines:
+ *   all that a view valid only until the next read, Go's `ReadSlice`, would
+ *   save), and how many awaits of a resolved promise a loop makes in a
+ *   second: the most a reader resolving a promise per message can do.
  *
  * It prints one Markdown table (messages/s, × asyncio, × node:readline, ×
  * Go) and the targets, met or not. The npm package (npm/) is built first if
@@ -201,18 +202,19 @@ try {
       send.stop();
     }
   }
-  const allocs: [string, number][] = [];
+  const inMemory: [string, number, number][] = [];
   for (const [runtime, { run, module }] of Object.entries(RUNTIMES)) {
-    if (only.test(`alloc ${runtime}`)) {
-      allocs.push([runtime, 1e9 / measure([...run, consumer, module, "alloc"])]);
+    if (only.test(`in memory ${runtime}`)) {
+      const alloc = 1e9 / measure([...run, consumer, module, "alloc"]);
+      inMemory.push([runtime, alloc, measure([...run, consumer, module, "await"])]);
     }
   }
-  report(allocs);
+  report(inMemory);
 } finally {
   rmSync(goDir, { recursive: true, force: true });
 }
 
-function report(allocs: [string, number][]): void {
+function report(inMemory: [string, number, number][]): void {
   const asyncio = (mode: Mode) =>
     rates.get(mode === "lines" ? "asyncio readline (Python)" : "asyncio readexactly (Python)");
   const readline = rates.get("node:readline over net.Socket (Node)");
@@ -238,14 +240,16 @@ function report(allocs: [string, number][]): void {
         `${ratio(rate, go(row.mode))} |`,
     );
   }
-  if (allocs.length > 0) {
-    console.log(
-      "\nOne new 64 KiB buffer (once per 2,048 lines of 32 bytes): " +
-        allocs.map(([runtime, ns]) =>
-          `${runtime} ${(ns / 1000).toFixed(1)} µs (${(ns / 2048).toFixed(1)} ns a line)`
-        )
-          .join(", "),
-    );
+  if (inMemory.length > 0) {
+    console.log("\nIn memory, on each runtime:\n");
+    console.log("| runtime | one new 64 KiB buffer | per line (1 in 2,048) | a bare await loop |");
+    console.log("| --- | ---: | ---: | ---: |");
+    for (const [runtime, ns, awaits] of inMemory) {
+      console.log(
+        `| ${runtime} | ${(ns / 1000).toFixed(1)} µs | ${(ns / 2048).toFixed(1)} ns | ` +
+          `${(awaits / 1e6).toFixed(2)} M/s |`,
+      );
+    }
   }
   const target = (
     name: string,
