@@ -131,7 +131,7 @@ export class LimitExceededError extends Error {
  * alive. Of the alternatives, a fresh copy per message runs several times
  * slower on Deno, where every new `Uint8Array` is expensive, and Go's
  * `ReadSlice` view, valid only until the next read, saves one new buffer
- * per 64 KiB read (under 2 % of a line's cost) and is easy to misuse
+ * per 64 KiB read (about 2 % of a line's cost or less) and is easy to misuse
  * (figures in docs/framing.md).
  *
  * **The buffer.** Bytes past a message stay buffered for the next call.
