@@ -11,11 +11,17 @@
  */
 
 import { IncompleteReadError } from "./recv_all.ts";
+import { LimitExceededError } from "./frame_reader.ts";
 import { closeQuietly, type Conn, errorCode, type NetErrorCode } from "./net.ts";
-import { exchange, expectedReply, UnexpectedReplyError } from "./request.ts";
-import { DEFAULT_HOST, DEFAULT_MESSAGE, DEFAULT_PORT } from "./protocol.ts";
+import {
+  dialerOf,
+  exchange,
+  expectedReply,
+  planOf,
+  type RequestOptions,
+  UnexpectedReplyError,
+} from "./request.ts";
 import { Histogram } from "./internal/histogram.ts";
-import { toBytes } from "./internal/bytes.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
 
 /** Why an exchange failed. */
@@ -47,7 +53,7 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "E
  *
  * @param err What {@linkcode request} threw.
  * @returns `shortReply` for an {@linkcode IncompleteReadError}, `wrongReply`
- * for an {@linkcode UnexpectedReplyError}, the kind of a `NetError`'s code,
+ * for an {@linkcode UnexpectedReplyError} or a `LimitExceededError`, the kind of a `NetError`'s code,
  * or `other`.
  *
  * @example A reset, and a bug
@@ -56,15 +62,18 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "E
  * import { NetError } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(errorKind(new NetError("read", "ECONNRESET", "127.0.0.1", 1060)), "reset");
+ * const peer = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * assert.equal(errorKind(new NetError("read", "ECONNRESET", peer)), "reset");
  * assert.equal(errorKind(new Error("?")), "other");
  * ```
  */
 export function errorKind(err: unknown): ErrorKind {
   if (err instanceof IncompleteReadError) return "shortReply";
-  if (err instanceof UnexpectedReplyError) return "wrongReply";
+  // A reply past maxMessage is not the reply of the server meant either.
+  if (err instanceof UnexpectedReplyError || err instanceof LimitExceededError) return "wrongReply";
   switch (errorCode(err)) {
     case "ECONNREFUSED":
+    case "ENOENT": // No socket file: nothing listens there either.
       return "refused";
     case "ECONNRESET":
     case "EPIPE":
@@ -78,20 +87,12 @@ export function errorKind(err: unknown): ErrorKind {
   }
 }
 
-/** Options for {@linkcode load}. Durations are in milliseconds. */
-export interface LoadOptions {
-  /** The server's address or host name. Default `127.0.0.1`. */
-  hostname?: string;
-  /** The server's port. Default 1060. */
-  port?: number;
-  /** What each exchange sends. Default `Hi there, server`. */
-  message?: string | Uint8Array;
-  /** The reply every exchange must get, byte for byte; its length is how
-   * much is read. Default `Farewell, client`, unless `replyLength` is
-   * given. */
-  reply?: string | Uint8Array;
-  /** Without `reply`: take any reply of this many octets. */
-  replyLength?: number;
+/** Options for {@linkcode load}: where to connect, what each exchange
+ * sends and expects, and how long it may take, as for `request()` (but
+ * that the reply defaults to `Farewell, client`, unless `replyLength` is
+ * given); how many exchanges, and how many at once. Durations are in
+ * milliseconds. */
+export interface LoadOptions extends Omit<RequestOptions, "signal" | "onConnected"> {
   /** Stop after this many exchanges. */
   count?: number;
   /** Stop starting exchanges after this long. With `count`, whichever comes
@@ -99,8 +100,6 @@ export interface LoadOptions {
   duration?: number;
   /** Exchanges (so sockets) in flight at most. Default 1. */
   concurrency?: number;
-  /** How long one exchange, connect included, may take. Default 10,000. */
-  timeout?: number;
   /** Stops early when aborted: no new exchanges start, the ones in flight
    * get `grace` to finish, the rest are cancelled. The summary says
    * `interrupted`. */
@@ -244,13 +243,9 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   if (count !== undefined) checkWhole("count", count, 1);
   if (duration !== undefined) checkDuration("duration", duration);
   checkWhole("concurrency", concurrency, 1);
-  const hostname = options.hostname ?? DEFAULT_HOST;
-  const port = options.port ?? DEFAULT_PORT;
-  checkWhole("port", port, 1, 65535);
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const expected = expectedReply(options.reply, options.replyLength);
-  const timeout = options.timeout;
-  if (timeout !== undefined) checkDuration("timeout", timeout);
+  if (options.port !== undefined) checkWhole("port", options.port, 1, 65535);
+  const target = dialerOf(options);
+  const plan = planOf({ ...options, reply: expectedReply(options.reply, options.replyLength) });
 
   const histogram = new Histogram();
   const errors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
@@ -300,14 +295,6 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       }
     }, options.progressInterval ?? 250);
 
-  const each = {
-    hostname,
-    port,
-    message,
-    reply: expected,
-    replyLength: options.replyLength,
-    timeout,
-  };
   async function worker(): Promise<void> {
     // The controller of this worker's connects, kept from one exchange to
     // the next until it is aborted, and the connection in flight: cutting
@@ -325,7 +312,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       started++;
       const t0 = performance.now();
       try {
-        await exchange(each, track, control);
+        await exchange(plan, target, track, control);
         histogram.record(performance.now() - t0);
         continue;
       } catch (err) {

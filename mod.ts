@@ -49,17 +49,25 @@ export {
   type ReadOptions,
 } from "./frame_reader.ts";
 export { writeFrame, type WriteFrameOptions } from "./write_frame.ts";
+export { DEFAULT_MAX_MESSAGE, frame, type Framing, FRAMINGS } from "./framing.ts";
 export {
   acceptErrorKind,
+  type AddrOf,
   type Conn,
   type ConnectOptions,
+  type Dialer,
   errorCode,
+  formatAddr,
   type Listener,
   type ListenOptions,
   type NetAddr,
   NetError,
   type NetErrorCode,
   type NetOp,
+  type TcpAddr,
+  type TcpOptions,
+  type UnixAddr,
+  type UnixOptions,
 } from "./net.ts";
 export { connect, listen } from "./runtime/deno.ts";
 export {
@@ -75,12 +83,19 @@ export {
 } from "./protocol.ts";
 export {
   serve,
+  type ServedAddr,
   type ServeOptions,
   type Server,
   type ServerEvent,
   type ServerStats,
 } from "./serve.ts";
-export { type Reply, request, type RequestOptions, UnexpectedReplyError } from "./request.ts";
+export {
+  type Reply,
+  request,
+  type RequestOptions,
+  type Target,
+  UnexpectedReplyError,
+} from "./request.ts";
 export {
   ERROR_KINDS,
   type ErrorKind,

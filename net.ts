@@ -10,53 +10,126 @@
 
 import type { Reader, Writer } from "./recv_all.ts";
 
-/** A TCP endpoint. `hostname` is an IP address literal. */
-export interface NetAddr {
+/** A TCP endpoint, as Deno names one. `hostname` is an IP address literal
+ * (or, in what was asked for, a host name). */
+export interface TcpAddr {
+  /** Which transport: TCP. */
+  transport: "tcp";
   /** The IP address, without brackets for IPv6. */
   hostname: string;
   /** The port number. */
   port: number;
 }
 
-/** A connected TCP socket: what `Deno.TcpConn` offers, and no more. */
-export interface Conn extends Reader, Writer {
-  /** This end of the connection. Read it before `close()`: the Node and
-   * Bun adapters ask for it on first use, and after closing they no longer
-   * can (it is then hostname `""`, port 0). */
-  readonly localAddr: NetAddr;
-  /** The peer's end of the connection. Read it before `close()`, and
-   * before the peer can have reset: the Node and Bun adapters ask for it on
-   * first use, and after that they no longer can (it is then hostname `""`,
-   * port 0). Deno knows it from the start. */
-  readonly remoteAddr: NetAddr;
+/** A Unix domain socket endpoint, as Deno names one. A client that did not
+ * bind its socket to a path (the usual case) has the empty path. */
+export interface UnixAddr {
+  /** Which transport: a Unix domain stream socket. */
+  transport: "unix";
+  /** The socket file's path, or `""` for an unnamed socket. */
+  path: string;
+}
+
+/** Where a socket is: over TCP, or a Unix domain socket. */
+export type NetAddr = TcpAddr | UnixAddr;
+
+/** The address type of a transport: `TcpAddr` unless `unix` is asked. */
+export type AddrOf<O> = O extends { transport: "unix" } ? UnixAddr : TcpAddr;
+
+/**
+ * A connected socket: what `Deno.TcpConn` and `Deno.UnixConn` offer, and
+ * no more.
+ *
+ * @typeParam A The address type of its transport.
+ */
+export interface Conn<A extends NetAddr = NetAddr> extends Reader, Writer {
+  /** This end of the connection, or `undefined` once the runtime can no
+   * longer tell. Read it before `close()`: the Node and Bun adapters ask for
+   * it on first use, and after closing they no longer can. */
+  readonly localAddr: A | undefined;
+  /** The peer's end of the connection, or `undefined` where the runtime
+   * cannot tell: the Node and Bun adapters ask for it on first use, and
+   * after the peer reset or the socket closed they no longer can. Read it
+   * early. Deno knows it from the start. */
+  readonly remoteAddr: A | undefined;
   /** Sends FIN: the peer reads end of stream, and can still write to us. */
   closeWrite(): Promise<void>;
   /** Closes both directions and frees the socket; a pending read ends. */
   close(): void;
 }
 
-/** A listening TCP socket. */
-export interface Listener {
+/**
+ * A listening socket: what `serve()` accepts connections from. Bring your
+ * own (a test's, a wrapper's) by passing it to `serve({ listener })`.
+ *
+ * @typeParam A The address type of its transport.
+ */
+export interface Listener<A extends NetAddr = NetAddr> {
   /** The address it is bound to, with the real port when 0 was asked. */
-  readonly addr: NetAddr;
+  readonly addr: A;
   /** Waits for the next connection. Rejects once the listener is closed. */
-  accept(): Promise<Conn>;
+  accept(): Promise<Conn<A>>;
   /** Stops listening: new connections are refused. */
   close(): void;
 }
 
-/** Where to listen or connect. */
-export interface ListenOptions {
+/** A TCP address to listen on or connect to. */
+export interface TcpOptions {
+  /** TCP, the default. */
+  transport?: "tcp";
   /** An IP address or host name; `0.0.0.0` or `::` is every interface. */
   hostname: string;
   /** The port; 0 picks a free one when listening. */
   port: number;
 }
 
+/** A Unix domain socket to listen on or connect to. */
+export interface UnixOptions {
+  /** A Unix domain stream socket. */
+  transport: "unix";
+  /** The socket file's path. */
+  path: string;
+}
+
+/** Where to listen. */
+export type ListenOptions = TcpOptions | UnixOptions;
+
 /** Where to connect, and when to give up. */
-export interface ConnectOptions extends ListenOptions {
+export type ConnectOptions = (TcpOptions | UnixOptions) & {
   /** Gives up connecting when aborted. */
   signal?: AbortSignal;
+};
+
+/**
+ * Opens a connection for a client: what `request()` and `load()` call for
+ * each exchange. Pass your own (as Go's `DialContext`) to connect another
+ * way; it must give up, rejecting with the signal's reason, when `signal`
+ * aborts.
+ */
+export type Dialer = (signal: AbortSignal) => Promise<Conn>;
+
+/**
+ * The address that listen and connect options name, for messages.
+ *
+ * @param options Where to listen or connect.
+ * @returns It as an address.
+ *
+ * @example TCP by default
+ * ```ts
+ * import { addrOf } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(addrOf({ hostname: "127.0.0.1", port: 1060 }), {
+ *   transport: "tcp",
+ *   hostname: "127.0.0.1",
+ *   port: 1060,
+ * });
+ * ```
+ */
+export function addrOf(options: ListenOptions): NetAddr {
+  return options.transport === "unix"
+    ? { transport: "unix", path: options.path }
+    : { transport: "tcp", hostname: options.hostname, port: options.port };
 }
 
 /** The operation a {@linkcode NetError} happened in. */
@@ -64,8 +137,11 @@ export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
 
 /**
  * The error codes the library gives meaning to, as POSIX and Node name them.
- * `ENOTCAPABLE` is a runtime's refusal of network permission (Deno without
- * `--allow-net`); `ETIMEDOUT` includes the library's own deadlines.
+ * `ENOTCAPABLE` is a runtime's refusal of permission (Deno without
+ * `--allow-net`, or for a Unix socket without `--allow-read` and
+ * `--allow-write`); `ETIMEDOUT` includes the library's own deadlines.
+ * `EEXIST` is a file that is not a socket where a Unix socket was to be
+ * created (left as it is), `ENOENT` a missing socket file or directory.
  * `ECONNRESET` also stands for the other ways runtimes report a peer that
  * reset: `ENOTCONN` (Deno asks a reset socket for its peer's address) and
  * `ECONNABORTED`.
@@ -76,8 +152,10 @@ export type NetErrorCode =
   | "EADDRNOTAVAIL"
   | "ECONNREFUSED"
   | "ECONNRESET"
+  | "EEXIST"
   | "EHOSTUNREACH"
   | "ENETUNREACH"
+  | "ENOENT"
   | "ENOTCAPABLE"
   | "ENOTFOUND"
   | "EPIPE"
@@ -92,8 +170,10 @@ const REASONS: Record<NetErrorCode, string> = {
   EADDRNOTAVAIL: "address not available",
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset by peer",
+  EEXIST: "a file that is not a socket is in the way",
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
+  ENOENT: "no such file or directory",
   ENOTCAPABLE: "network access denied",
   ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
@@ -110,12 +190,10 @@ const REASONS: Record<NetErrorCode, string> = {
  * import { NetError } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * const err = new NetError("connect", "ECONNREFUSED", "127.0.0.1", 1060);
+ * const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * const err = new NetError("connect", "ECONNREFUSED", addr);
  * assert.equal(err.code, "ECONNREFUSED");
- * assert.equal(
- *   err.message,
- *   "cannot connect to 127.0.0.1:1060: connection refused",
- * );
+ * assert.equal(err.message, "cannot connect to 127.0.0.1:1060: connection refused");
  * ```
  */
 export class NetError extends Error {
@@ -123,10 +201,9 @@ export class NetError extends Error {
   readonly op: NetOp;
   /** Why it failed. */
   readonly code: NetErrorCode;
-  /** The host asked for (listen, connect) or the peer (read, write). */
-  readonly hostname: string;
-  /** The port asked for, or the peer's. */
-  readonly port: number;
+  /** The address asked for (listen, connect) or the peer (read, write);
+   * `undefined` for a peer the runtime could no longer name. */
+  readonly addr: NetAddr | undefined;
   /** What went wrong: the message without the operation and address. */
   readonly reason: string;
 
@@ -135,8 +212,8 @@ export class NetError extends Error {
    *
    * @param op The operation that failed.
    * @param code Why it failed.
-   * @param hostname The host asked for, or the peer.
-   * @param port The port asked for, or the peer's.
+   * @param addr The address asked for, or the peer; `undefined` if the
+   * peer is not known.
    * @param options The original error as `cause`, and a `detail` that
    * replaces the standard reason in the message (by default the code's
    * reason, or the cause's own message for `EOTHER`).
@@ -144,12 +221,10 @@ export class NetError extends Error {
   constructor(
     op: NetOp,
     code: NetErrorCode,
-    hostname: string,
-    port: number,
+    addr: NetAddr | undefined,
     options: { cause?: unknown; detail?: string } = {},
   ) {
-    // An empty host is a peer the runtime could no longer name.
-    const where = hostname ? formatAddr({ hostname, port }) : "an unknown peer";
+    const where = addr ? formatAddr(addr) : "an unknown peer";
     const what = {
       listen: `cannot listen on ${where}`,
       accept: `accepting connections on ${where} failed`,
@@ -158,37 +233,64 @@ export class NetError extends Error {
       write: `writing to ${where} failed`,
     }[op];
     const reason = options.detail ??
-      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : REASONS[code]);
+      (code === "EOTHER" && options.cause instanceof Error
+        ? options.cause.message
+        // A Unix socket needs file permissions too, not only the network's.
+        : code === "ENOTCAPABLE" && addr?.transport === "unix"
+        ? "access denied"
+        : REASONS[code]);
     super(`${what}: ${reason}`, {
       cause: options.cause,
     });
     this.name = "NetError";
     this.op = op;
     this.code = code;
-    this.hostname = hostname;
-    this.port = port;
+    this.addr = addr;
     this.reason = reason;
   }
 }
 
 /**
- * Formats an address as `host:port`, with IPv6 hosts in brackets.
+ * Formats an address as `host:port`, with IPv6 hosts in brackets, or a Unix
+ * socket as its path (an unnamed one, a client's, as `''`, the way Python's
+ * `getpeername()` shows it).
  *
  * @param addr The address.
- * @returns `127.0.0.1:1060` or `[::1]:1060`.
+ * @returns `127.0.0.1:1060`, `[::1]:1060`, `/run/sixteen.sock` or `''`.
  *
  * @example Bracketing IPv6
  * ```ts
  * import { formatAddr } from "./net.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(formatAddr({ hostname: "::1", port: 1060 }), "[::1]:1060");
+ * assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 1060 }), "[::1]:1060");
+ * assert.equal(formatAddr({ transport: "unix", path: "/tmp/s.sock" }), "/tmp/s.sock");
  * ```
  */
 export function formatAddr(addr: NetAddr): string {
+  if (addr.transport === "unix") return addr.path || "''";
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * Names a peer for logs: its address, or `unknown peer` where the runtime
+ * could not tell.
+ *
+ * @param addr The peer's address, if known.
+ * @returns What a log line calls it.
+ *
+ * @example A peer that reset before it was named
+ * ```ts
+ * import { peerName } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(peerName(undefined), "unknown peer");
+ * ```
+ */
+export function peerName(addr: NetAddr | undefined): string {
+  return addr ? formatAddr(addr) : "unknown peer";
 }
 
 /**
@@ -217,6 +319,41 @@ export function bareHost(hostname: string): string {
   }
   const inner = /^\[(.*:.*)\]$/.exec(hostname)?.[1];
   return inner ?? hostname;
+}
+
+/** The longest path a Unix domain socket can have, in bytes: `sun_path` is
+ * 108 bytes on Linux, with the terminating NUL the runtimes need. */
+export const MAX_UNIX_PATH = 107;
+
+/**
+ * Checks a Unix domain socket's path before any runtime sees it: past
+ * {@linkcode MAX_UNIX_PATH} bytes Deno and Bun refuse it, each in its own
+ * words, and Node cuts it short and binds another path.
+ *
+ * @param path The socket file's path.
+ * @throws {RangeError} If it is empty or too long.
+ *
+ * @example A path too long for `sun_path`
+ * ```ts
+ * import { checkUnixPath } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * checkUnixPath("/tmp/sixteen.sock");
+ * assert.throws(() => checkUnixPath(`/tmp/${"s".repeat(200)}`), {
+ *   name: "RangeError",
+ *   message: /^a Unix socket's path has at most 107 bytes, this one has 205: choose a shorter one/,
+ * });
+ * ```
+ */
+export function checkUnixPath(path: string): void {
+  if (path === "") throw new RangeError("a Unix socket needs a path");
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_UNIX_PATH) {
+    throw new RangeError(
+      `a Unix socket's path has at most ${MAX_UNIX_PATH} bytes, this one has ${bytes}: ` +
+        "choose a shorter one",
+    );
+  }
 }
 
 /**
@@ -337,7 +474,7 @@ const ACCEPT_ERRORS: Record<string, "listener" | "connection" | "resources"> = {
  *
  * @param err What was thrown.
  * @param op The operation that failed.
- * @param addr The address asked for, or the peer.
+ * @param addr The address asked for, or the peer (`undefined`: unknown).
  * @returns A {@linkcode NetError}, or `err` itself.
  *
  * @example Wrapping a reset
@@ -346,16 +483,17 @@ const ACCEPT_ERRORS: Record<string, "listener" | "connection" | "resources"> = {
  * import assert from "node:assert/strict";
  *
  * const reset = Object.assign(new Error("Connection reset"), { code: "ECONNRESET" });
- * const err = toNetError(reset, "read", { hostname: "127.0.0.1", port: 1060 });
+ * const peer = { transport: "tcp", hostname: "127.0.0.1", port: 1060 } as const;
+ * const err = toNetError(reset, "read", peer);
  * assert(err instanceof NetError);
  * assert.equal(err.message, "reading from 127.0.0.1:1060 failed: connection reset by peer");
  * ```
  */
-export function toNetError(err: unknown, op: NetOp, addr: NetAddr): unknown {
+export function toNetError(err: unknown, op: NetOp, addr: NetAddr | undefined): unknown {
   if (err instanceof NetError || rawCode(err) === undefined) {
     return err;
   }
-  return new NetError(op, errorCode(err), addr.hostname, addr.port, { cause: err });
+  return new NetError(op, errorCode(err), addr, { cause: err });
 }
 
 /**

@@ -7,7 +7,17 @@
  */
 
 import { recvRest, sendAll } from "./recv_all.ts";
-import { closeQuietly, type Conn, type NetAddr, NetError, type NetOp, toNetError } from "./net.ts";
+import {
+  addrOf,
+  closeQuietly,
+  type Conn,
+  type ConnectOptions,
+  type Dialer,
+  type NetAddr,
+  NetError,
+  type NetOp,
+  toNetError,
+} from "./net.ts";
 import { connect } from "./runtime/deno.ts";
 import {
   DEFAULT_HOST,
@@ -19,7 +29,9 @@ import {
 } from "./protocol.ts";
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
 import { equalBytes, repr, toBytes } from "./internal/bytes.ts";
-import { checkDuration } from "./internal/checks.ts";
+import { checkDuration, checkWhole } from "./internal/checks.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { DEFAULT_MAX_MESSAGE, frame, type Framing, readFramed } from "./framing.ts";
 
 /** An exchange's deadline: what to do when it passes. */
 interface Deadline extends Timed {
@@ -39,39 +51,67 @@ function deadlines(timeout: number): DeadlineQueue<Deadline> {
   return queue;
 }
 
-/** Options for {@linkcode request}. Durations are in milliseconds. */
-export interface RequestOptions {
+/** Where a client connects, one of: TCP at `hostname` and `port` (the
+ * default), a Unix domain socket at `path` (`transport: "unix"`), or
+ * whatever a `connect` function of the caller's connects to. */
+export interface Target {
+  /** `tcp` (the default) or `unix`. */
+  transport?: "tcp" | "unix";
   /** The server's address or host name. Default `127.0.0.1`. */
   hostname?: string;
   /** The server's port. Default 1060. */
   port?: number;
+  /** The server's socket file (`transport: "unix"`). */
+  path?: string;
+  /** Opens each connection instead of the runtime's `connect()` (as Go's
+   * `DialContext`): bring your own transport or wrapper. It must give up
+   * when its signal aborts. */
+  connect?: Dialer;
+}
+
+/** Options for {@linkcode request}: where to connect ({@linkcode Target}),
+ * what to send and expect. Durations are in milliseconds. */
+export interface RequestOptions extends Target {
+  /** How the message and the reply are delimited: `fixed` (the default:
+   * the message as it is, a reply of `replyLength` octets), `line` (the
+   * message gets a newline if it has none; the reply is read up to its
+   * newline) or `u32` (each gets a 4-byte big-endian length first). */
+  framing?: Framing;
   /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
   message?: string | Uint8Array;
-  /** The reply to expect, as text (UTF-8) or bytes: as many octets are
-   * read, and if they differ, `request()` rejects with
-   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply of
-   * `replyLength` octets. */
+  /** The reply to expect, as text (UTF-8) or bytes: with `framing` `fixed`
+   * as many octets are read; a `line` reply is compared with its newline
+   * (one is added to this if it has none), a `u32` reply without its
+   * prefix. If they differ, `request()` rejects with
+   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply. */
   reply?: string | Uint8Array;
-  /** How many octets the reply has, when `reply` is not given. Default 16. */
+  /** How many octets the reply has, when `reply` is not given, with
+   * `framing` `fixed`. Default 16. */
   replyLength?: number;
+  /** With `framing` `line` or `u32`: the longest reply taken, in octets;
+   * a longer one rejects with `LimitExceededError`, found before its bytes
+   * are buffered. Default 65,536. */
+  maxMessage?: number;
   /** How long the whole exchange, connect included, may take. Default
    * 10,000. */
   timeout?: number;
   /** Gives up when aborted, rejecting with the signal's reason. */
   signal?: AbortSignal;
   /** Called once connected, before sending (the tutorial prints the
-   * socket's name there). */
-  onConnected?: (local: NetAddr, remote: NetAddr) => void;
+   * socket's name there); an address is `undefined` if the runtime could
+   * not tell it. */
+  onConnected?: (local: NetAddr | undefined, remote: NetAddr | undefined) => void;
 }
 
 /** What {@linkcode request} got back. */
 export interface Reply {
   /** The reply's octets. */
   reply: Uint8Array;
-  /** This end of the connection. */
-  localAddr: NetAddr;
-  /** The server's end. */
-  remoteAddr: NetAddr;
+  /** This end of the connection (`undefined` if the runtime could not
+   * tell). */
+  localAddr: NetAddr | undefined;
+  /** The server's end (`undefined` if the runtime could not tell). */
+  remoteAddr: NetAddr | undefined;
 }
 
 /**
@@ -145,20 +185,104 @@ export class UnexpectedReplyError extends Error {
  * const server = await serve({ port: 0 });
  * const { reply, remoteAddr } = await request({ port: server.addr.port });
  * assert.equal(new TextDecoder().decode(reply), "Farewell, client");
- * assert.equal(remoteAddr.port, server.addr.port);
+ * assert.deepEqual(remoteAddr, server.addr);
  * await server.shutdown();
  * ```
  */
 export async function request(options: RequestOptions = {}): Promise<Reply> {
   let localAddr: NetAddr | undefined;
   let remoteAddr: NetAddr | undefined;
-  const reply = await exchange(options, (conn) => {
-    // Read while the connection is open: Node and Bun ask the kernel.
-    localAddr = conn.localAddr;
-    remoteAddr = conn.remoteAddr;
-    options.onConnected?.(localAddr, remoteAddr);
-  });
-  return { reply, localAddr: localAddr!, remoteAddr: remoteAddr! };
+  const reply = await exchange(
+    planOf(options),
+    dialerOf(options),
+    (conn) => {
+      // Read while the connection is open: Node and Bun ask the kernel.
+      localAddr = conn.localAddr;
+      remoteAddr = conn.remoteAddr;
+      options.onConnected?.(localAddr, remoteAddr);
+    },
+    undefined,
+    options.signal,
+  );
+  return { reply, localAddr, remoteAddr };
+}
+
+/** What every exchange of a run sends and expects, worked out once from
+ * the options. */
+export interface Plan {
+  /** How the message and the reply are delimited. */
+  framing: Framing;
+  /** The message as it goes on the wire, framed. */
+  wire: Uint8Array;
+  /** The reply to expect as {@linkcode exchange} returns it (a line with
+   * its newline, a frame's payload), or `undefined` to take any. */
+  expected?: Uint8Array;
+  /** With framing `fixed`: the reply's length. */
+  length: number;
+  /** With framing `line` or `u32`: the longest reply taken. */
+  maxMessage: number;
+  /** How long an exchange may take, in milliseconds. */
+  timeout: number;
+}
+
+/**
+ * Works out what each exchange sends and expects.
+ *
+ * @param options As for {@linkcode request}.
+ * @returns The plan.
+ * @throws {RangeError} If an option is out of range, `replyLength` is
+ * given with another framing than `fixed`, or a line message holds a
+ * newline before its end.
+ */
+export function planOf(options: RequestOptions): Plan {
+  const framing = options.framing ?? "fixed";
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  checkDuration("timeout", timeout);
+  const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE;
+  checkWhole("maxMessage", maxMessage, 1, 1 << 30);
+  if (framing !== "fixed" && options.replyLength !== undefined) {
+    throw new RangeError(`replyLength is for framing "fixed"; "${framing}" replies tell theirs`);
+  }
+  const reply = options.reply === undefined ? undefined : toBytes(options.reply);
+  const expected = reply && framing === "line" ? frame("line", reply) : reply;
+  return {
+    framing,
+    wire: frame(framing, toBytes(options.message ?? DEFAULT_MESSAGE)),
+    expected,
+    length: expected?.length ?? options.replyLength ?? MESSAGE_LENGTH,
+    maxMessage,
+    timeout,
+  };
+}
+
+/**
+ * Where an exchange connects, from its options: a function that opens one
+ * connection, and the address its errors name.
+ *
+ * @param options As for {@linkcode request}.
+ * @returns The dialer, and the server's address (`undefined` when the
+ * caller's own `connect` is used: only it knows).
+ * @throws {RangeError} If the options mix a dialer, TCP and a Unix socket.
+ */
+export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undefined } {
+  const { transport = "tcp", hostname, port, path } = options;
+  const tcp = hostname !== undefined || port !== undefined;
+  if (options.connect) {
+    if (tcp || path !== undefined || options.transport) {
+      throw new RangeError("give a connect function, or where to connect, not both");
+    }
+    return { dial: options.connect, addr: undefined };
+  }
+  let where: ConnectOptions;
+  if (transport === "unix") {
+    if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
+    if (!path) throw new RangeError("a Unix socket needs a path");
+    where = { transport, path };
+  } else {
+    if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
+    where = { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
+  }
+  return { dial: (signal) => connect({ ...where, signal }), addr: addrOf(where) };
 }
 
 /**
@@ -166,27 +290,27 @@ export async function request(options: RequestOptions = {}): Promise<Reply> {
  * two system calls an exchange (getsockname, getpeername) and Bun four
  * (address and port apart): what `load()` runs.
  *
- * @param options As for {@linkcode request}; `onConnected` is not called.
+ * @param plan What to send and expect: {@linkcode planOf} the options.
+ * @param target Where to connect: what {@linkcode dialerOf} makes of the
+ * options (a caller that makes many exchanges makes both once).
  * @param connected Called with the connection once it is made.
  * @param controller Aborts the connect when the deadline passes or
- * `options.signal` aborts. A caller that makes many exchanges may pass
+ * `cancel` aborts. A caller that makes many exchanges may pass
  * one and keep it until it is aborted (a new one for each exchange costs
  * Node a tenth of its rate); aborting it also stops a connect, and the
  * caller closes the connection it was given to stop the rest.
+ * @param cancel The caller's signal, if any: the exchange gives up when it
+ * aborts, rejecting with its reason.
  * @returns The reply.
  */
 export async function exchange(
-  options: RequestOptions,
+  plan: Plan,
+  target: { dial: Dialer; addr: NetAddr | undefined },
   connected?: (conn: Conn) => void,
   controller: AbortController = new AbortController(),
+  cancel?: AbortSignal,
 ): Promise<Uint8Array> {
-  const hostname = options.hostname ?? DEFAULT_HOST;
-  const port = options.port ?? DEFAULT_PORT;
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-  checkDuration("timeout", timeout);
-  const expected = options.reply === undefined ? undefined : toBytes(options.reply);
-  const length = expected?.length ?? options.replyLength ?? MESSAGE_LENGTH;
+  const { wire: message, expected, length, timeout } = plan;
   // One controller and a shared deadline timer, not AbortSignal.timeout()
   // and AbortSignal.any(): their timer outlives the exchange by the whole
   // timeout, which costs memory and time in load mode (measured).
@@ -194,7 +318,6 @@ export async function exchange(
   // the signal, and a write or read by closing the connection, which fails
   // them: no listener on the signal, nor a signal for recvAll to race each
   // read against (in load mode those cost a tenth of the rate on Deno).
-  const cancel = options.signal;
   const signal = controller.signal;
   let timedOut = false;
   let conn: Conn | undefined;
@@ -216,7 +339,7 @@ export async function exchange(
   else cancel?.addEventListener("abort", onCancel, { once: true });
   let op: NetOp = "connect";
   try {
-    conn = await connect({ hostname, port, signal });
+    conn = await target.dial(signal);
     if (signal.aborted) throw signal.reason; // Aborted as it connected.
     connected?.(conn);
     // A message fits the socket's buffer, and a reply comes in one segment,
@@ -226,20 +349,27 @@ export async function exchange(
     const sent = message.length && await conn.write(message);
     if (sent < message.length) await sendAll(conn, message.subarray(sent));
     op = "read";
-    const reply = new Uint8Array(length);
-    const got = length && await conn.read(reply);
-    if (got !== length) await recvRest(conn, reply, got);
+    let reply: Uint8Array;
+    if (plan.framing === "fixed") {
+      reply = new Uint8Array(length);
+      const got = length && await conn.read(reply);
+      if (got !== length) await recvRest(conn, reply, got);
+    } else {
+      reply = await readFramed(plan.framing, new FrameReader(conn, { limit: plan.maxMessage }));
+    }
     if (expected && !equalBytes(reply, expected)) throw new UnexpectedReplyError(reply, expected);
     return reply;
   } catch (err) {
     if (timedOut) {
-      throw new NetError(op, "ETIMEDOUT", hostname, port, {
+      throw new NetError(op, "ETIMEDOUT", target.addr, {
         cause: err,
         detail: `${op === "connect" ? "no connection" : "no reply"} within ${timeout / 1000} s`,
       });
     }
     if (signal.aborted) throw signal.reason;
-    throw toNetError(err, op, { hostname, port }); // Passes UnexpectedReplyError on.
+    // Passes UnexpectedReplyError on. With a dialer of the caller's, the
+    // peer is the connection's, if known.
+    throw toNetError(err, op, target.addr ?? conn?.remoteAddr);
   } finally {
     queue.delete(deadline);
     if (!queue.first) {

@@ -15,13 +15,15 @@
 import { IncompleteReadError, type Reader, recvRest, sendAll } from "./recv_all.ts";
 import {
   acceptErrorKind,
+  type AddrOf,
   closeQuietly,
   type Conn,
   errorCode,
-  formatAddr,
   type Listener,
+  type ListenOptions,
   type NetAddr,
   NetError,
+  peerName,
   toNetError,
 } from "./net.ts";
 import { listen } from "./runtime/deno.ts";
@@ -38,17 +40,42 @@ import {
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
 import { Burst } from "./internal/burst.ts";
 import { toBytes } from "./internal/bytes.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { DEFAULT_MAX_MESSAGE, frame, type Framing, readFramed } from "./framing.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
 
-/** Options for {@linkcode serve}. Durations are in milliseconds. */
+/** Options for {@linkcode serve}. Durations are in milliseconds. Where it
+ * listens is one of: TCP on `hostname` and `port` (the default), a Unix
+ * domain socket at `path` (`transport: "unix"`), or a `listener` of the
+ * caller's. */
 export interface ServeOptions {
+  /** `tcp` (the default) or `unix`. */
+  transport?: "tcp" | "unix";
   /** The address to listen on. Default `127.0.0.1`; `0.0.0.0` or `::` is
    * every interface. */
   hostname?: string;
   /** The port; 0 picks a free one. Default 1060. */
   port?: number;
-  /** How many octets each client sends. Default 16. */
+  /** The socket file of a Unix domain socket (`transport: "unix"`). */
+  path?: string;
+  /** A listener to serve instead of listening (as Go's `Serve(l)`): any
+   * {@linkcode Listener}, such as a wrapper that upgrades each connection,
+   * or a test's. `serve()` owns it from then on, and closes it on
+   * shutdown. */
+  listener?: Listener;
+  /** How each client's message, and the reply, are delimited: `fixed`
+   * (the default: `messageLength` octets), `line` (up to a newline; the
+   * reply gets one if it has none) or `u32` (a 4-byte big-endian length
+   * first; the reply gets its own). */
+  framing?: Framing;
+  /** How many octets each client sends, with `framing` `fixed`. Default
+   * 16. */
   messageLength?: number;
+  /** With `framing` `line` or `u32`: the longest line or frame a client
+   * may send, in octets. A longer one is a failure (`LimitExceededError`),
+   * found before its bytes are buffered, and the connection is closed.
+   * Default 65,536. */
+  maxMessage?: number;
   /** The reply, as text (UTF-8) or bytes. Default `Farewell, client`. */
   reply?: string | Uint8Array;
   /** The deadline: a connection whose exchange (its whole message, then
@@ -79,7 +106,8 @@ export interface ServeOptions {
   events?: "all" | "problems";
 }
 
-/** What happened, for logs. Peers are `host:port` strings, or
+/** What happened, for logs. Peers are `host:port` strings (a Unix
+ * socket's peer is its path, `''` when unnamed, as a client's is), or
  * `unknown peer` where the runtime could not tell. */
 export type ServerEvent =
   | { type: "accepted"; peer: string; local: string }
@@ -88,15 +116,18 @@ export type ServerEvent =
   | {
     type: "failed";
     peer: string;
+    /** Octets received from the peer. */
     bytes: number;
-    expected: number;
+    /** Octets expected: `null` with `framing` `line` or `u32`, where the
+     * message's length is its own to tell. */
+    expected: number | null;
     error: Error;
   }
   | {
     type: "timeout";
     peer: string;
     bytes: number;
-    expected: number;
+    expected: number | null;
     timeout: number;
   }
   | { type: "cap-reached"; maxConnections: number }
@@ -125,10 +156,14 @@ export interface ServerStats {
   open: number;
 }
 
-/** A running server. */
-export interface Server {
+/**
+ * A running server.
+ *
+ * @typeParam A The address type of its transport.
+ */
+export interface Server<A extends NetAddr = NetAddr> {
   /** The address it listens on, with the real port. */
-  readonly addr: NetAddr;
+  readonly addr: A;
   /** Live counts. */
   readonly stats: Readonly<ServerStats>;
   /**
@@ -149,6 +184,8 @@ export interface Server {
 /** One connection being served; also the reader that counts its bytes. */
 class Exchange implements Reader, Timed {
   received = 0;
+  /** The message is in: the reply is being written. */
+  replying = false;
   /** Why the server closed it before it finished, if it did. */
   cut?: "timeout" | "shutdown";
   /** Its place in the server's {@linkcode DeadlineQueue}. */
@@ -160,10 +197,11 @@ class Exchange implements Reader, Timed {
 
   constructor(readonly conn: Conn) {}
 
-  /** The peer's address, asked once and kept. Ask before closing the
-   * connection: Node and Bun forget it then. They ask the kernel for it (a
-   * system call), so the server asks only when a log needs it. */
-  peer(): NetAddr {
+  /** The peer's address, asked until known and then kept; `undefined`
+   * where the runtime cannot tell. Ask before closing the connection: Node
+   * and Bun forget it then. They ask the kernel for it (a system call), so
+   * the server asks only when a log needs it. */
+  peer(): NetAddr | undefined {
     return this.#peer ??= this.conn.remoteAddr;
   }
 
@@ -180,18 +218,29 @@ const BACKOFF_MAX = 1000;
 /** How long the cap, or skipped connections, must go unhit before the
  * burst is logged as over. */
 const QUIET = 1000;
-/** The longest message a server reads: each connection allocates one. */
+/** The longest fixed-length message a server reads: each connection
+ * allocates one. */
 const MAX_MESSAGE_LENGTH = 1 << 20;
+/** The highest `maxMessage`: a line or frame is buffered whole. */
+const MAX_FRAMED_LENGTH = 1 << 30;
 /** The most a lingering close reads and discards. */
 const LINGER_BYTES = 1 << 20;
+
+/** The address type of the server that `options` ask for: the listener's,
+ * or the transport's. */
+export type ServedAddr<O> = O extends { listener: Listener<infer A> } ? A : AddrOf<O>;
 
 /**
  * Starts the server and resolves once it is listening.
  *
- * @param options Where to listen, the protocol's sizes, limits, logging.
+ * @typeParam O The options: they decide the type of the server's address
+ * (`TcpAddr` unless a Unix socket or a listener of another kind is given).
+ * @param options Where to listen (or a listener), the protocol's sizes,
+ * limits, logging.
  * @returns The running server.
  * @throws {NetError} If it cannot listen (`EADDRINUSE`, `EACCES`...).
- * @throws {RangeError} If an option is out of range, or the host is empty.
+ * @throws {RangeError} If an option is out of range, the host is empty, or
+ * a listener is given with an address.
  *
  * @example Serving one exchange on a free port
  * ```ts
@@ -206,10 +255,18 @@ const LINGER_BYTES = 1 << 20;
  * assert.equal(stats.served, 1);
  * ```
  */
-export async function serve(options: ServeOptions = {}): Promise<Server> {
+export async function serve<O extends ServeOptions = ServeOptions>(
+  options: O = {} as O,
+): Promise<Server<ServedAddr<O>>> {
+  const framing = options.framing ?? "fixed";
+  if (framing !== "fixed" && options.messageLength !== undefined) {
+    throw new RangeError(`messageLength is for framing "fixed"; "${framing}" messages tell theirs`);
+  }
   const settings: Settings = {
+    framing,
     length: options.messageLength ?? MESSAGE_LENGTH,
-    reply: toBytes(options.reply ?? DEFAULT_REPLY),
+    maxMessage: options.maxMessage ?? DEFAULT_MAX_MESSAGE,
+    reply: frame(framing, toBytes(options.reply ?? DEFAULT_REPLY)),
     timeout: options.timeout ?? DEFAULT_TIMEOUT,
     linger: options.linger ?? DEFAULT_LINGER,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -217,14 +274,39 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     story: options.events !== "problems",
   };
   checkWhole("messageLength", settings.length, 0, MAX_MESSAGE_LENGTH);
+  checkWhole("maxMessage", settings.maxMessage, 1, MAX_FRAMED_LENGTH);
   checkDuration("timeout", settings.timeout);
   checkDuration("linger", settings.linger, true);
   checkWhole("maxConnections", settings.maxConnections, 1);
-  const listener = await listen({
-    hostname: options.hostname ?? DEFAULT_HOST,
-    port: options.port ?? DEFAULT_PORT,
-  });
-  return new TcpServer(listener, settings);
+  const where = listenOptions(options);
+  const listener = where ? await listen(where) : options.listener!;
+  return new Serving(listener, settings) as Server as Server<ServedAddr<O>>;
+}
+
+/**
+ * Where {@linkcode serve} listens, from its options.
+ *
+ * @param options The options.
+ * @returns The runtime's listen options, or `undefined` when a listener
+ * is given.
+ * @throws {RangeError} If they mix a listener, TCP and a Unix socket.
+ */
+function listenOptions(options: ServeOptions): ListenOptions | undefined {
+  const { transport = "tcp", hostname, port, path, listener } = options;
+  const tcp = hostname !== undefined || port !== undefined;
+  if (listener) {
+    if (tcp || path !== undefined || options.transport) {
+      throw new RangeError("give a listener, or where to listen, not both");
+    }
+    return undefined;
+  }
+  if (transport === "unix") {
+    if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
+    if (!path) throw new RangeError("a Unix socket needs a path");
+    return { transport, path };
+  }
+  if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
+  return { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
 }
 
 /** A listener that throws must not take the server down with it. */
@@ -240,7 +322,12 @@ function guarded(onEvent: (event: ServerEvent) => void): (event: ServerEvent) =>
 
 /** {@linkcode ServeOptions}, checked, with their defaults. */
 interface Settings {
+  framing: Framing;
+  /** The message's length, with framing `fixed`. */
   length: number;
+  /** The longest line or frame, with framing `line` or `u32`. */
+  maxMessage: number;
+  /** The reply as it goes on the wire, framed. */
   reply: Uint8Array;
   timeout: number;
   linger: number;
@@ -255,7 +342,7 @@ interface Settings {
  * The running server, split as Go's `http.Server` is: the accept loop with
  * its back-off, one connection, the cap, graceful shutdown, closing now.
  */
-class TcpServer implements Server {
+class Serving implements Server {
   readonly addr: NetAddr;
   readonly stats: ServerStats = { served: 0, failed: 0, timedOut: 0, skipped: 0, open: 0 };
   readonly finished: Promise<ServerStats>;
@@ -327,9 +414,7 @@ class TcpServer implements Server {
         if (kind === "listener") {
           throw err instanceof NetError
             ? err
-            : new NetError("accept", errorCode(err), this.addr.hostname, this.addr.port, {
-              cause: err,
-            });
+            : new NetError("accept", errorCode(err), this.addr, { cause: err });
         }
         if (kind === "connection") {
           // Its own failure, not the listener's: on to the next one.
@@ -378,27 +463,35 @@ class TcpServer implements Server {
     const story = this.#s.story ? this.#s.emit : undefined;
     const x = new Exchange(conn);
     this.#live.add(x);
-    const peer = story ? peerOf(x.peer()) : "";
+    const peer = story ? peerName(x.peer()) : "";
     try {
       // A connection reset before it was accepted has no peer to name: no
       // story (Deno's accept fails for it; Node and Bun hand it out, and
       // its read fails).
-      if (story && x.peer().hostname) {
-        story({ type: "accepted", peer, local: formatAddr(conn.localAddr) });
+      if (story && x.peer()) {
+        story({ type: "accepted", peer, local: peerName(conn.localAddr) });
       }
       // A message nearly always comes in one segment, and a reply fits the
       // socket's buffer: one plain read and one write usually do (no
       // counting reader, no recvAll loop, no async call per connection).
-      const message = new Uint8Array(length);
-      const n = length && await conn.read(message);
-      x.received = n ?? 0;
-      if (n !== length) {
-        // A message in pieces: the peer is named now, while it can be (it
-        // may reset before the rest; Node and Bun forget it then).
-        if (n) x.peer();
-        await recvRest(x, message, n);
+      let message: Uint8Array;
+      const framing = this.#s.framing;
+      if (framing === "fixed") {
+        message = new Uint8Array(length);
+        const n = length && await conn.read(message);
+        x.received = n ?? 0;
+        if (n !== length) {
+          // A message in pieces: the peer is named now, while it can be (it
+          // may reset before the rest; Node and Bun forget it then).
+          if (n) x.peer();
+          await recvRest(x, message, n);
+        }
+      } else {
+        if (this.#s.emit) x.peer(); // Named while it can be: it may reset mid-message.
+        message = await readFramed(framing, new FrameReader(x, { limit: this.#s.maxMessage }));
       }
       story?.({ type: "message", peer, message });
+      x.replying = true;
       const reply = this.#s.reply;
       const sent = reply.length && await conn.write(reply);
       if (sent < reply.length) await sendAll(conn, reply.subarray(sent));
@@ -440,7 +533,8 @@ class TcpServer implements Server {
   /** Counts and logs an exchange that did not finish, and closes it. Out
    * of #serveConn, which every connection runs: its frame stays small. */
   #fail(x: Exchange, err: unknown): void {
-    const { length, emit } = this.#s;
+    const { emit } = this.#s;
+    const length = this.#s.framing === "fixed" ? this.#s.length : null;
     this.#live.delete(x);
     const remote = x.peer(); // Before closing.
     closeQuietly(x.conn);
@@ -448,12 +542,12 @@ class TcpServer implements Server {
       this.stats.timedOut++;
       emit?.({
         type: "timeout",
-        peer: peerOf(remote),
+        peer: peerName(remote),
         bytes: x.received,
         expected: length,
         timeout: this.#s.timeout,
       });
-    } else if (!x.cut && length > 0 && x.received === 0 && !remote.hostname) {
+    } else if (!x.cut && length !== 0 && x.received === 0 && !remote) {
       // Reset before a byte came, and before its peer could be named: the
       // connections Deno's accept fails (ENOTCONN) and skips.
       this.#skip(err);
@@ -466,12 +560,12 @@ class TcpServer implements Server {
       }
       emit?.({
         type: "failed",
-        peer: peerOf(remote),
+        peer: peerName(remote),
         bytes: x.received,
         expected: length,
         error: x.cut === "shutdown"
           ? new Error("cut off by shutdown")
-          : toNetError(err, x.received < length ? "read" : "write", remote) as Error,
+          : toNetError(err, x.replying ? "write" : "read", remote) as Error,
       });
     }
   }
@@ -523,8 +617,3 @@ class TcpServer implements Server {
 
 /** Takes a rejection that is handled elsewhere. */
 function ignore(): void {}
-
-/** The peer as logs name it. */
-function peerOf(addr: NetAddr): string {
-  return addr.hostname ? formatAddr(addr) : "unknown peer";
-}

@@ -11,7 +11,7 @@
 // HOST defaults to 127.0.0.1 and PORT to 1060 (0: a free one, for the
 // server). Exit status: 0 done, 1 a network failure, 2 a usage error.
 
-import { type Conn, connect, FrameReader, listen, type NetAddr, writeFrame } from "../mod.ts";
+import { type Conn, connect, formatAddr, FrameReader, listen, writeFrame } from "../mod.ts";
 
 const BLOCKS = [
   "Beautiful is better than ugly.",
@@ -22,7 +22,7 @@ const BLOCKS = [
 /** Serves one connection, as the book's server does. */
 async function server(hostname: string, port: number): Promise<void> {
   const listener = await listen({ hostname, port });
-  console.log(`Listening at ${show(listener.addr)}`);
+  console.log(`Listening at ${formatAddr(listener.addr)}`);
   let conn: Conn;
   try {
     conn = await listener.accept();
@@ -30,7 +30,8 @@ async function server(hostname: string, port: number): Promise<void> {
     listener.close();
   }
   try {
-    console.log(`Accepted connection from ${show(conn.remoteAddr)}`);
+    const peer = conn.remoteAddr;
+    console.log(`Accepted connection from ${peer ? formatAddr(peer) : "a peer that has left"}`);
     await conn.closeWrite(); // The server only listens (the book's SHUT_WR).
     const reader = new FrameReader(conn);
     while (true) {
@@ -55,12 +56,6 @@ async function client(hostname: string, port: number): Promise<void> {
   } finally {
     conn.close();
   }
-}
-
-function show(addr: NetAddr): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }
 
 const USAGE = "usage: blocks.ts server|client [HOST] [-p PORT]";

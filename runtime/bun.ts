@@ -17,19 +17,28 @@
  * @module
  */
 
-import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
-import { bareHost, NetError } from "../net.ts";
+import type {
+  AddrOf,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  UnixAddr,
+} from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
+  type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -67,20 +76,23 @@ interface BunHandlers {
   connectError?(socket: BunSocket, error: Error): void;
 }
 
+/** Where Bun listens or connects: a TCP address, or a Unix socket's path. */
+type BunWhere = { hostname: string; port: number } | { unix: string };
+
 /** The part of Bun's API this file uses. */
 declare const Bun: {
-  listen(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    socket: BunHandlers;
-  }): { readonly hostname: string; readonly port: number; stop(): void };
-  connect(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    socket: BunHandlers;
-  }): Promise<BunSocket>;
+  listen(
+    options: BunWhere & {
+      allowHalfOpen: boolean;
+      socket: BunHandlers;
+    },
+  ): { readonly hostname: string; readonly port: number; stop(): void };
+  connect(
+    options: BunWhere & {
+      allowHalfOpen: boolean;
+      socket: BunHandlers;
+    },
+  ): Promise<BunSocket>;
 };
 
 interface PendingWrite {
@@ -91,18 +103,14 @@ interface PendingWrite {
 
 /** A Bun socket with Deno's `read(p)` / `write(p)` shape. */
 class BunConn extends QueuedConn<BunSocket> {
-  /** Our closeWrite(): FIN sent. */
-  #shut = false;
   /** Bun closed the socket: the peer reset, or both sides sent FIN. */
   #gone = false;
   /** Writes waiting for `drain`, in order. */
   #writes: PendingWrite[] = [];
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || this.#gone || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal() ?? (this.#gone ? brokenPipe() : undefined);
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
@@ -125,18 +133,6 @@ class BunConn extends QueuedConn<BunSocket> {
     }
   }
 
-  /** Sends FIN and resolves at once, as Deno's does; reads go on until the
-   * peer's FIN. A write still waiting can never be sent: it fails. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      if (!this.#gone) this.socket.shutdown();
-      this.#failWrites(brokenPipe);
-    }
-    return DONE;
-  }
-
   /** Bun closed the socket: with the peer's error (a reset), or without
    * one (FIN both ways, or our own close). */
   onClose(error?: Error): void {
@@ -146,17 +142,15 @@ class BunConn extends QueuedConn<BunSocket> {
     this.#failWrites(() => isHangUp(error) ? brokenPipe() : error ?? brokenPipe());
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    const unread = this.received.buffered > 0;
-    this.received.close(interrupted);
+  /** A write still waiting can never be sent after FIN: it fails. */
+  protected sendFin(): void {
+    if (!this.#gone) this.socket.shutdown();
+    this.#failWrites(brokenPipe);
+  }
+
+  protected release(unread: boolean): void {
     this.#failWrites(interrupted);
     if (this.#gone) return;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for.
     if (unread) {
       this.socket.shutdown();
       this.socket.terminate();
@@ -187,77 +181,118 @@ function isIP(hostname: string): boolean {
 }
 
 /**
- * Listens for TCP connections.
+ * Listens for connections over TCP, or on a Unix domain socket
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
- * Bun accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Bun accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
+ * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
  * @throws {RangeError} If the host is empty.
  */
-export async function listen(options: ListenOptions): Promise<Listener> {
-  let hostname = bareHost(options.hostname);
-  const fail = (err: unknown) =>
-    new NetError("listen", codeOf(err), options.hostname, options.port, { cause: err });
+export async function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  const o: ListenOptions = options;
+  if (o.transport === "unix") {
+    return await listenUnix(o.path, unix) as Listener as Listener<AddrOf<O>>;
+  }
+  let hostname = bareHost(o.hostname);
   if (!isIP(hostname)) {
     // Bound as Deno and Node bind a name: to its first address.
     const { lookup } = await import("node:dns/promises");
     try {
       hostname = (await lookup(hostname)).address;
     } catch (err) {
-      throw fail(err);
+      throw new NetError("listen", codeOf(err), addrOf(o), { cause: err });
     }
   }
+  return listenAt({ hostname, port: o.port }, addrOf(o)) as Listener as Listener<AddrOf<O>>;
+}
+
+/** Bun's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    new Promise((resolve) =>
+      resolve(listenAt({ unix: path }, { transport: "unix", path: name }) as Listener<UnixAddr>)
+    ),
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `Bun.listen`.
+ *
+ * @param where Where, as `Bun.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @returns The listener.
+ * @throws {NetError} If Bun cannot listen there.
+ */
+function listenAt(where: BunWhere, asked: NetAddr): Listener {
+  // A Unix peer is unnamed (a client does not bind its socket).
+  const ends = asked.transport === "unix" ? { local: asked.path, remote: "" } : undefined;
   let queue: AcceptQueue | undefined;
   try {
     const server = Bun.listen({
-      hostname,
-      port: options.port,
+      ...where,
       allowHalfOpen: true,
       socket: {
         ...common,
         // A connection reset while it waited in the backlog is handed out
         // too: its reads fail, and it has no peer address (Deno's accept
         // fails with ENOTCONN instead).
-        open: (socket) => queue!.push(socket.data = new BunConn(socket)),
+        open: (socket) => queue!.push(socket.data = new BunConn(socket, false, ends)),
       },
     });
-    queue = new AcceptQueue({ hostname, port: server.port }, () => server.stop());
+    queue = new AcceptQueue(
+      "unix" in where ? asked : { transport: "tcp", hostname: where.hostname, port: server.port },
+      () => server.stop(),
+    );
     return queue;
   } catch (err) {
-    throw fail(err);
+    throw new NetError("listen", codeOf(err), asked, { cause: err });
   }
 }
 
 /** The handlers of a socket we connect: its {@linkcode BunConn} is made
  * when it opens, before any data. */
-const connecting: BunHandlers = {
-  ...common,
-  open(socket) {
-    socket.data = new BunConn(socket);
-  },
-  // Bun.connect's promise rejects too, and connect() handles that.
-  connectError() {},
-};
+function connecting(ends?: UnixEnds): BunHandlers {
+  return {
+    ...common,
+    open(socket) {
+      socket.data = new BunConn(socket, false, ends);
+    },
+    // Bun.connect's promise rejects too, and connect() handles that.
+    connectError() {},
+  };
+}
+/** The handlers of every TCP socket we connect: one object for all. */
+const connectingTcp = connecting();
 
 /**
- * Opens a TCP connection.
+ * Opens a connection over TCP, or to a Unix domain socket
+ * (`transport: "unix"`).
  *
+ * @typeParam O Where to connect: TCP unless `transport` is `unix`.
  * @param options Where to connect, and a signal to give up.
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
  * @throws The signal's reason if it aborts first.
  */
-export function connect(options: ConnectOptions): Promise<Conn> {
-  const { hostname, port, signal } = options;
+export function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
+  const o: ConnectOptions = options;
+  const signal = o.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const host = bareHost(hostname);
+    if (o.transport === "unix") checkUnixPath(o.path);
+    const [where, socket]: [BunWhere, BunHandlers] = o.transport === "unix"
+      ? [{ unix: o.path }, connecting({ local: "", remote: o.path })]
+      : [{ hostname: bareHost(o.hostname), port: o.port }, connectingTcp];
     // Bun.connect takes no signal: an abort settles at once, and a
     // connection made after it is closed.
     let aborted = false;
@@ -266,19 +301,19 @@ export function connect(options: ConnectOptions): Promise<Conn> {
       reject(signal!.reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    Bun.connect({ hostname: host, port, allowHalfOpen: true, socket: connecting }).then(
+    Bun.connect({ ...where, allowHalfOpen: true, socket }).then(
       (socket) => {
         signal?.removeEventListener("abort", onAbort);
         const conn = socket.data;
         if (aborted) conn?.close();
-        else if (conn) resolve(conn);
+        else if (conn) resolve(conn as Conn as Conn<AddrOf<O>>);
         // Bun calls open() before this; without it, nothing would tell
         // the connection of its end.
-        else reject(new NetError("connect", "ECONNRESET", hostname, port));
+        else reject(new NetError("connect", "ECONNRESET", addrOf(o)));
       },
       (err) => {
         signal?.removeEventListener("abort", onAbort);
-        if (!aborted) reject(new NetError("connect", codeOf(err), hostname, port, { cause: err }));
+        if (!aborted) reject(new NetError("connect", codeOf(err), addrOf(o), { cause: err }));
       },
     );
   });

@@ -8,7 +8,10 @@
  */
 
 import {
+  type AddrOf,
+  addrOf,
   bareHost,
+  checkUnixPath,
   type Conn,
   type ConnectOptions,
   errorCode,
@@ -16,8 +19,10 @@ import {
   type ListenOptions,
   NetError,
   type NetErrorCode,
+  type UnixAddr,
 } from "../net.ts";
 import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
+import { type FileKind, listenUnix, type SocketFiles, type UnixRuntime } from "./socket_file.ts";
 
 /** Deno names some failures by class or text instead of a POSIX code. */
 function codeOf(err: unknown): NetErrorCode {
@@ -29,8 +34,13 @@ function codeOf(err: unknown): NetErrorCode {
 }
 
 /**
- * Listens for TCP connections.
+ * Listens for connections over TCP, or on a Unix domain socket
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says, which needs `--allow-read` and `--allow-write` for
+ * its directory). Deno's own TCP sockets already have the library's shape
+ * (`Deno.TcpConn`).
  *
+ * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
@@ -44,30 +54,30 @@ function codeOf(err: unknown): NetErrorCode {
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * const server = await listener.accept();
- * assert.equal(server.remoteAddr.port, client.localAddr.port);
+ * assert.equal(server.remoteAddr?.port, client.localAddr?.port);
  * client.close();
  * server.close();
  * listener.close();
  * ```
  */
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  if (options.transport === "unix") {
+    return listenUnix(options.path, unix) as Promise<Listener> as Promise<Listener<AddrOf<O>>>;
+  }
   try {
-    return Promise.resolve(
-      Deno.listen({ hostname: bareHost(options.hostname), port: options.port }),
-    );
+    const listener = Deno.listen({ hostname: bareHost(options.hostname), port: options.port });
+    return Promise.resolve(listener as unknown as Listener<AddrOf<O>>);
   } catch (err) {
     if (err instanceof RangeError) return Promise.reject(err);
-    return Promise.reject(
-      new NetError("listen", codeOf(err), options.hostname, options.port, {
-        cause: err,
-      }),
-    );
+    return Promise.reject(new NetError("listen", codeOf(err), addrOf(options), { cause: err }));
   }
 }
 
 /**
- * Opens a TCP connection.
+ * Opens a connection over TCP, or to a Unix domain socket
+ * (`transport: "unix"`).
  *
+ * @typeParam O Where to connect: TCP unless `transport` is `unix`.
  * @param options Where to connect, and a signal to give up.
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
@@ -86,20 +96,96 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * );
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
+  if (options.transport === "unix") checkUnixPath(options.path);
   try {
-    return await Deno.connect({
-      hostname: bareHost(options.hostname),
-      port: options.port,
-      signal: options.signal,
-    });
+    const conn = options.transport === "unix"
+      // Deno.connect takes no signal for Unix sockets: a connect to a
+      // local socket does not wait on the network. The server is named by
+      // the path dialed (the kernel names it by the one it was bound to).
+      ? unixConn(await Deno.connect({ transport: "unix", path: options.path }), {
+        remote: options.path,
+      })
+      : await Deno.connect({
+        hostname: bareHost(options.hostname),
+        port: options.port,
+        signal: options.signal,
+      });
+    return conn as unknown as Conn<AddrOf<O>>;
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (err instanceof RangeError) throw err;
-    throw new NetError("connect", codeOf(err), options.hostname, options.port, {
-      cause: err,
-    });
+    throw new NetError("connect", codeOf(err), addrOf(options), { cause: err });
   }
+}
+
+/** A Unix socket's address as the library says it: Deno names an unnamed
+ * socket's path `null`, the library `""`. */
+function unixAddr(addr: Deno.UnixAddr): UnixAddr {
+  return { transport: "unix", path: addr.path ?? "" };
+}
+
+/** A Deno Unix connection with the library's addresses: the kernel's, or
+ * the path the socket file has where it was bound under another name. */
+function unixConn(
+  conn: Deno.UnixConn,
+  named: { local?: string; remote?: string } = {},
+): Conn<UnixAddr> {
+  return {
+    localAddr: named.local === undefined
+      ? unixAddr(conn.localAddr)
+      : { transport: "unix", path: named.local },
+    remoteAddr: named.remote === undefined
+      ? unixAddr(conn.remoteAddr)
+      : { transport: "unix", path: named.remote },
+    read: (p) => conn.read(p),
+    write: (p) => conn.write(p),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+  };
+}
+
+/** Deno's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  /** A Deno Unix listener at `path` whose connections have the library's
+   * addresses, their end named `name`. */
+  bind(path, name) {
+    try {
+      const listener = Deno.listen({ transport: "unix", path });
+      return Promise.resolve({
+        addr: { transport: "unix", path: name },
+        accept: () => listener.accept().then((conn) => unixConn(conn, { local: name })),
+        close: () => listener.close(),
+      });
+    } catch (err) {
+      const addr = { transport: "unix", path: name } as const;
+      return Promise.reject(new NetError("listen", codeOf(err), addr, { cause: err }));
+    }
+  },
+  connect,
+  files: {
+    lstat(path) {
+      try {
+        const info = Deno.lstatSync(path);
+        return { kind: kindOf(info), dev: info.dev, ino: info.ino ?? 0 };
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return undefined;
+        throw err;
+      }
+    },
+    link: (existing, path) => Deno.linkSync(existing, path),
+    unlink: (path) => Deno.removeSync(path),
+  } satisfies SocketFiles,
+  codeOf,
+};
+
+/** The kind of file Deno's `lstat` found. */
+function kindOf(info: Deno.FileInfo): FileKind {
+  if (info.isSocket) return "socket";
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "directory";
+  if (info.isSymlink) return "symlink";
+  return info.isFifo ? "fifo" : "device";
 }
 
 /** The command-line arguments, without the runtime and script. */

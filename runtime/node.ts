@@ -20,19 +20,28 @@
  */
 
 import * as net from "node:net";
-import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
-import { bareHost, NetError } from "../net.ts";
+import type {
+  AddrOf,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  UnixAddr,
+} from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
+  type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -54,25 +63,21 @@ function socketError(this: Tagged, err: Error): void {
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {
-  /** Our closeWrite(): FIN queued. */
-  #shut = false;
-
   /**
    * @param socket The socket.
    * @param held Whether it is paused (accepted with `pauseOnConnect`).
+   * @param unix The ends' paths, for a Unix domain socket.
    */
-  constructor(socket: net.Socket, held = false) {
-    super(socket, held);
+  constructor(socket: net.Socket, held = false, unix?: UnixEnds) {
+    super(socket, held, unix);
     (socket as Tagged)[CONN] = this;
     socket.on("data", socketData).on("end", socketEnd).on("error", socketError)
       .on("close", socketEnd);
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal();
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
     // then may the caller reuse p, and waiting for it is the backpressure:
@@ -92,69 +97,82 @@ class NodeConn extends QueuedConn<net.Socket> {
     });
   }
 
-  /** Sends FIN after what is queued, and resolves at once, as Deno's does:
-   * a peer that does not read must not hold it. Reads go on until the
-   * peer's FIN. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      this.socket.end();
-    }
-    return DONE;
+  protected sendFin(): void {
+    this.socket.end();
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for. With
-    // a write still queued, FIN would wait for a peer that may never read:
-    // reset at once.
+  protected release(unread: boolean): void {
+    // With a write still queued, FIN would wait for a peer that may never
+    // read: reset at once.
     const socket = this.socket;
-    const unread = this.received.buffered > 0;
     if (unread && socket.writableLength === 0) socket.end(() => socket.resetAndDestroy());
     else if (unread) socket.resetAndDestroy();
     else socket.destroy();
-    this.received.close(interrupted);
   }
 }
 
 /**
- * Listens for TCP connections.
+ * Listens for connections over TCP, or on a Unix domain socket
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
- * Node accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Node accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
+ * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
  * @returns The listener, bound and accepting.
  * @throws {NetError} If the address cannot be bound.
  * @throws {RangeError} If the host is empty.
  */
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  const o: ListenOptions = options;
+  const listener = o.transport === "unix"
+    ? listenUnix(o.path, unix)
+    : listenAt({ host: bareHost(o.hostname), port: o.port }, addrOf(o));
+  return listener as Promise<Listener> as Promise<Listener<AddrOf<O>>>;
+}
+
+/** Node's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    listenAt({ path }, { transport: "unix", path: name }) as Promise<Listener<UnixAddr>>,
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `node:net`.
+ *
+ * @param where Where, as `server.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @returns The listener.
+ */
+function listenAt(where: net.ListenOptions, asked: NetAddr): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    const hostname = bareHost(options.hostname);
+    const unix = asked.transport === "unix" ? asked.path : undefined;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
-      reject(
-        new NetError("listen", codeOf(err), options.hostname, options.port, { cause: err }),
-      );
+      reject(new NetError("listen", codeOf(err), asked, { cause: err }));
     };
     server.once("error", onError);
-    server.listen({ host: hostname, port: options.port }, () => {
+    server.listen(where, () => {
       server.off("error", onError);
-      const { address, port } = server.address() as net.AddressInfo;
-      const queue = new AcceptQueue({ hostname: address, port }, () => server.close());
+      const bound = server.address();
+      const addr: NetAddr = typeof bound === "string" || bound === null
+        ? { transport: "unix", path: unix ?? "" }
+        : { transport: "tcp", hostname: bound.address, port: bound.port };
+      // A Unix peer is unnamed (a client does not bind its socket).
+      const ends = unix === undefined ? undefined : { local: unix, remote: "" };
+      const queue = new AcceptQueue(addr, () => server.close());
       // A connection reset while it waited in the backlog is handed out
       // too: its reads fail, and it has no peer address (Deno's accept
       // fails with ENOTCONN instead).
-      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true)));
+      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true, ends)));
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
@@ -164,19 +182,26 @@ export function listen(options: ListenOptions): Promise<Listener> {
 }
 
 /**
- * Opens a TCP connection.
+ * Opens a connection over TCP, or to a Unix domain socket
+ * (`transport: "unix"`).
  *
+ * @typeParam O Where to connect: TCP unless `transport` is `unix`.
  * @param options Where to connect, and a signal to give up.
  * @returns The connection.
  * @throws {NetError} If the connection cannot be made.
  * @throws The signal's reason if it aborts first.
  */
-export function connect(options: ConnectOptions): Promise<Conn> {
-  const { hostname, port, signal } = options;
+export function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
+  const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
+    const o: ConnectOptions = options;
+    if (o.transport === "unix") checkUnixPath(o.path);
+    const unix = o.transport === "unix" ? o.path : undefined;
     // allowHalfOpen: the peer's FIN ends our reads, not our writes.
-    const socket = net.connect({ host: bareHost(hostname), port, allowHalfOpen: true });
+    const socket = o.transport === "unix"
+      ? net.connect({ path: o.path, allowHalfOpen: true })
+      : net.connect({ host: bareHost(o.hostname), port: o.port, allowHalfOpen: true });
     const settle = () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
@@ -190,11 +215,12 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     const onError = (err: unknown) => {
       settle();
       socket.destroy();
-      reject(new NetError("connect", codeOf(err), hostname, port, { cause: err }));
+      reject(new NetError("connect", codeOf(err), addrOf(options), { cause: err }));
     };
     const onConnect = () => {
       settle();
-      resolve(new NodeConn(socket));
+      const ends = unix === undefined ? undefined : { local: "", remote: unix };
+      resolve(new NodeConn(socket, false, ends) as Conn as Conn<AddrOf<O>>);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);

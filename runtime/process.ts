@@ -7,7 +7,7 @@
  */
 
 import process from "node:process";
-import { STOP_SIGNALS, type StopSignal } from "./types.ts";
+import { type MeetsProcess, STOP_SIGNALS, type StopSignal } from "./types.ts";
 
 /** The command-line arguments, without the runtime and script. */
 export function args(): string[] {
@@ -94,3 +94,6 @@ export function onShutdownSignal(handler: (signal: StopSignal) => void): () => v
   });
   return () => listeners.forEach((remove) => remove());
 }
+
+// The type checker holds this file to the process half of the contract.
+type _Checked = MeetsProcess<typeof import("./process.ts")>;

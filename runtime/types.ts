@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
+import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
 
 /** The signals that ask a program to stop: Ctrl-C, `kill`, and the
  * terminal closing. */
@@ -18,14 +18,21 @@ export const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** One of {@linkcode STOP_SIGNALS}. */
 export type StopSignal = typeof STOP_SIGNALS[number];
 
-/** What the library takes from the runtime it runs on. */
-export interface Runtime {
-  /** Listens for TCP connections; rejects with a `NetError` if the address
-   * cannot be bound, a `RangeError` if the host is empty. */
-  listen: (options: ListenOptions) => Promise<Listener>;
-  /** Opens a TCP connection; rejects with a `NetError`, or the signal's
-   * reason if it aborts first. */
-  connect: (options: ConnectOptions) => Promise<Conn>;
+/** The sockets half: what the library's servers and clients take from the
+ * runtime. */
+export interface SocketRuntime {
+  /** Listens on TCP (the default) or a Unix domain socket; rejects with a
+   * `NetError` if the address cannot be bound, a `RangeError` if the host
+   * is empty. */
+  listen: <O extends ListenOptions>(options: O) => Promise<Listener<AddrOf<O>>>;
+  /** Opens a connection over TCP (the default) or a Unix domain socket;
+   * rejects with a `NetError`, or the signal's reason if it aborts first. */
+  connect: <O extends ConnectOptions>(options: O) => Promise<Conn<AddrOf<O>>>;
+}
+
+/** The process half: what the programs take from the runtime (arguments,
+ * output, signals, exit). Node and Bun share one (`process.ts`). */
+export interface ProcessRuntime {
   /** The command-line arguments, without the runtime and script. */
   args: () => string[];
   /** The program's name as it was invoked, for its help. */
@@ -46,6 +53,13 @@ export interface Runtime {
   onShutdownSignal: (handler: (signal: StopSignal) => void) => () => void;
 }
 
+/** What the library takes from the runtime it runs on: both halves. */
+export type Runtime = SocketRuntime & ProcessRuntime;
+
 /** `T`, the type of a runtime file's module (its exports), if it meets
  * the contract; a type error otherwise. */
 export type Meets<T extends Runtime> = T;
+
+/** `T`, the type of a module that supplies the process half, if it meets
+ * that half of the contract; a type error otherwise. */
+export type MeetsProcess<T extends ProcessRuntime> = T;

@@ -2,7 +2,16 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
-import { type Conn, connect, ERROR_KINDS, listen, NetError, recvAll, sendAll } from "../mod.ts";
+import {
+  type Conn,
+  connect,
+  ERROR_KINDS,
+  listen,
+  NetError,
+  recvAll,
+  sendAll,
+  type TcpAddr,
+} from "../mod.ts";
 
 /** The sources on Deno; the built package (npm/) on Node and Bun. */
 const ROOT = new URL("..", import.meta.url);
@@ -17,8 +26,25 @@ export const PYTHON: string =
   spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" })
     .stdout?.trim() || "python3";
 
+/** Whether this user may make a network namespace of its own (`unshare
+ * -rn`): inside, only a loopback interface, so nothing a program sends can
+ * leave it (a host name's lookup fails there, sending nothing). */
+export const hasNetns: boolean =
+  spawnSync("unshare", ["-rn", "ip", "link", "set", "lo", "up"]).status === 0;
+
+/** `command`, to be run in a network namespace of its own (see
+ * {@linkcode hasNetns}). */
+export function isolated(command: string[]): string[] {
+  return ["unshare", "-rn", ...command];
+}
+
 /** The tutorial's message, as bytes. */
 export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
+
+/** A TCP address, as the library names one. */
+export function tcp(hostname: string, port: number): TcpAddr {
+  return { transport: "tcp", hostname, port };
+}
 
 /** Every error kind of load mode, counted 0: spread and override. */
 export const noErrors: Record<string, number> = Object.fromEntries(

@@ -21,6 +21,7 @@ import {
   Program,
   PYTHON,
   resettingServer,
+  tcp,
   testServer,
 } from "./helpers.ts";
 
@@ -197,7 +198,7 @@ test("load() requires a count or a duration", async () => {
 
 test("errorKind() names failures by class and code", () => {
   const at = (code: ConstructorParameters<typeof NetError>[1]) =>
-    errorKind(new NetError("connect", code, "127.0.0.1", 1060));
+    errorKind(new NetError("connect", code, tcp("127.0.0.1", 1060)));
   assert.equal(at("ECONNREFUSED"), "refused");
   assert.equal(at("ECONNRESET"), "reset");
   assert.equal(at("EPIPE"), "reset");
