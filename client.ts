@@ -23,6 +23,7 @@ import {
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { repr } from "./internal/bytes.ts";
+import { CLIENT_TLS_FLAGS, clientTls } from "./cli/tls.ts";
 
 /**
  * The client's `--help`, naming the program as it was invoked.
@@ -48,6 +49,12 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
                        length is how much is read
   --reply-length N     take any reply of N octets instead
                        (in TEXT, \\n, \\r, \\t, \\\\ and \\xHH are escapes)
+  --tls                over TLS, verifying the server against the runtime's
+                       roots (no option turns verification off)
+  --tls-ca FILE        over TLS, trusting this CA or self-signed certificate
+                       (PEM; implies --tls; Deno: --allow-read=FILE)
+  --tls-servername NAME
+                       the name to verify and send in SNI (default: HOST)
   -h, --help           show this help
   -V, --version        show the version and the runtime
 
@@ -65,17 +72,22 @@ examples:
   ${name} [::1]:1060 --timeout 2   over IPv6, giving up after 2 s
   ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
   ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
+  ${name} --tls-ca ca.pem          over TLS, trusting ca.pem
 
 exit status:
   0    the exchange completed (load mode: every exchange did)
-  1    refused, unknown host, timeout, reset, a short or unexpected reply
-       (load mode: any exchange failed; the summary says which and why)
+  1    refused, unknown host, timeout, reset, a short or unexpected reply,
+       a failed TLS handshake (certificate not trusted, for another name or
+       expired, a server that does not speak TLS), a --tls-ca file that
+       cannot be read (load mode: any exchange failed; the summary says
+       which and why)
   2    usage error
   130  Ctrl-C in load mode, after the summary so far`;
 }
 
 const KIND_LABELS: Record<ErrorKind, string> = {
   refused: "refused",
+  handshake: "TLS handshake failed",
   reset: "reset",
   timeout: "timeout",
   shortReply: "short reply",
@@ -160,6 +172,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     "no-progress": { type: "boolean" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...CLIENT_TLS_FLAGS,
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
@@ -174,6 +187,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }
   const exchange = {
     ...target,
+    tls: await clientTls(values),
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
     message: values.message === undefined ? undefined : parseText("message", values.message),
     reply: values.reply === undefined ? undefined : parseText("reply", values.reply),

@@ -133,7 +133,7 @@ export function addrOf(options: ListenOptions): NetAddr {
 }
 
 /** The operation a {@linkcode NetError} happened in. */
-export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
+export type NetOp = "listen" | "accept" | "connect" | "handshake" | "read" | "write";
 
 /**
  * The error codes the library gives meaning to, as POSIX and Node name them.
@@ -141,7 +141,9 @@ export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
  * `--allow-net`); `ETIMEDOUT` includes the library's own deadlines.
  * `ECONNRESET` also stands for the other ways runtimes report a peer that
  * reset: `ENOTCONN` (Deno asks a reset socket for its peer's address) and
- * `ECONNABORTED`.
+ * `ECONNABORTED`. The `ECERT*`, `ENOTTLS`, `EKEYMISMATCH` and `ETLS` codes are
+ * the library's own, for TLS (`tls.ts` says which runtime error each stands
+ * for): during a handshake, `EPIPE` is a peer that closed or reset.
  */
 export type NetErrorCode =
   | "EACCES"
@@ -155,6 +157,12 @@ export type NetErrorCode =
   | "ENOTFOUND"
   | "EPIPE"
   | "ETIMEDOUT"
+  | "ECERTUNTRUSTED"
+  | "ECERTNAME"
+  | "ECERTEXPIRED"
+  | "ENOTTLS"
+  | "EKEYMISMATCH"
+  | "ETLS"
   | "EOTHER";
 
 /** What each code means, as the error's message says it. What to do about
@@ -171,6 +179,12 @@ const REASONS: Record<NetErrorCode, string> = {
   ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
   ETIMEDOUT: "timed out",
+  ECERTUNTRUSTED: "certificate not trusted",
+  ECERTNAME: "certificate is for another name",
+  ECERTEXPIRED: "certificate expired or not yet valid",
+  ENOTTLS: "the peer did not speak TLS",
+  EKEYMISMATCH: "the key does not match the certificate",
+  ETLS: "TLS protocol error",
   EOTHER: "failed",
 };
 
@@ -222,6 +236,7 @@ export class NetError extends Error {
       listen: `cannot listen on ${where}`,
       accept: `accepting connections on ${where} failed`,
       connect: `cannot connect to ${where}`,
+      handshake: `TLS handshake with ${where} failed`,
       read: `reading from ${where} failed`,
       write: `writing to ${where} failed`,
     }[op];

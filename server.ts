@@ -23,6 +23,7 @@ import {
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { stdoutLog } from "./cli/log.ts";
+import { SERVER_TLS_FLAGS, serverTls } from "./cli/tls.ts";
 import { repr } from "./internal/bytes.ts";
 
 /**
@@ -54,6 +55,9 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
   --message-length N     octets to read from each client (default 16)
   --reply TEXT           the reply (default 'Farewell, client'); \\n, \\r, \\t,
                          \\\\ and \\xHH are escapes
+  --tls-cert FILE        serve over TLS with this certificate (PEM; the
+                         chain after it); needs --tls-key
+  --tls-key FILE         the certificate's private key (PEM, unencrypted)
   --log human|json       log format (default human)
   -q, --quiet            log only the Listening line and problems (not
                          connections closed without a byte: health checks)
@@ -64,11 +68,14 @@ examples:
   ${name}                            127.0.0.1:1060, the tutorial's story
   ${name} 0.0.0.0:8060 -q            every interface, port 8060, problems only
   ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
+  ${name} --tls-cert cert.pem --tls-key key.pem
+                                     over TLS (Deno: --allow-read=cert.pem,key.pem)
 
 exit status:
   0    stopped on a signal, after the open exchanges
-  1    cannot listen (address in use, permission denied...), or the
-       listening socket failed
+  1    cannot listen (address in use, permission denied, a TLS key that
+       does not match its certificate...), a --tls-cert or --tls-key file
+       that cannot be read or is not PEM, or the listening socket failed
   2    usage error
   130  a second signal during shutdown`;
 }
@@ -111,6 +118,11 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "accepted":
       return `We have accepted a connection from ${event.peer}\n` +
         `Socket connects ${event.local} and ${event.peer}`;
+    case "secured": {
+      // Deno's TLS does not report them.
+      const { version, cipher } = event.tls;
+      return `TLS handshake done with ${event.peer}${version ? `: ${version}, ${cipher}` : ""}`;
+    }
     case "message":
       return `The incoming ${
         event.message.length === 16 ? "sixteen" : event.message.length
@@ -119,14 +131,18 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
       return "Reply sent, socket closed";
     case "failed":
       return `${event.peer}: ${
-        event.error instanceof NetError
-          ? `${event.error.reason} after ${event.bytes} of ${event.expected} octets`
-          : event.error.message
+        !(event.error instanceof NetError)
+          ? event.error.message
+          : event.error.op === "handshake"
+          ? `TLS handshake failed: ${event.error.reason}`
+          : `${event.error.reason} after ${event.bytes} of ${event.expected} octets`
       }; closed`;
     case "timeout":
-      return `${event.peer} sent ${event.bytes} of ${event.expected} octets in ${
-        event.timeout / 1000
-      } s; closed`;
+      return event.stage === "handshake"
+        ? `${event.peer} did not finish its TLS handshake in ${event.timeout / 1000} s; closed`
+        : `${event.peer} sent ${event.bytes} of ${event.expected} octets in ${
+          event.timeout / 1000
+        } s; closed`;
     case "cap-reached":
       return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
         "new ones wait to be accepted";
@@ -174,6 +190,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...SERVER_TLS_FLAGS,
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
@@ -199,6 +216,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       ? undefined
       : parseCount("message-length", values["message-length"], 0, 1 << 20),
     reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    tls: await serverTls(values),
   };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
   const log = (event: LogEvent) => out.line(formatEvent(event, format));

@@ -11,6 +11,7 @@ import { exit, onShutdownSignal, programName, runtimeVersion } from "../runtime/
 import { UnexpectedReplyError } from "../request.ts";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
+import { TlsFileError } from "./tls.ts";
 
 /** Exit statuses, as the README's table documents them. */
 export const EXIT = {
@@ -45,7 +46,8 @@ export function onStopSignals(
 /** Errors a user can cause or meet, which get one line and no stack trace. */
 function isExpected(err: unknown): err is Error {
   return err instanceof NetError || err instanceof IncompleteReadError ||
-    err instanceof NoProgressError || err instanceof UnexpectedReplyError;
+    err instanceof NoProgressError || err instanceof UnexpectedReplyError ||
+    err instanceof TlsFileError;
 }
 
 /**
@@ -74,6 +76,18 @@ export function advice(err: NetError): string | undefined {
       return "check the name";
     case "ETIMEDOUT":
       return "is the server up? raise --timeout if it is slow";
+    case "ECERTUNTRUSTED":
+      return "pass --tls-ca FILE (the CA that signed it, or the certificate itself)";
+    case "ECERTNAME":
+      return "pass --tls-servername NAME with a name the certificate is for";
+    case "ECERTEXPIRED":
+      return "renew the server's certificate, or check this machine's clock";
+    case "ENOTTLS":
+      return err.op === "handshake" ? "drop --tls?" : undefined;
+    case "EKEYMISMATCH":
+      return "give --tls-key the key of --tls-cert's certificate";
+    case "ETLS":
+      return err.op === "listen" ? "check the --tls-cert and --tls-key files" : undefined;
     default:
       return undefined;
   }
