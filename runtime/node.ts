@@ -373,7 +373,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<TlsConn<Tc
   if (signal?.aborted) throw signal.reason;
   const tls = await nodeTls();
   const { ca, servername } = options.tls === true ? {} : options.tls;
-  if (clientContext?.ca !== ca) {
+  if (!clientContext || clientContext.ca !== ca) {
     clientContext = { ca, context: tls.createSecureContext(ca === undefined ? {} : { ca }) };
   }
   const addr = addrOf(options) as TcpAddr;
