@@ -345,6 +345,8 @@ export function errorCode(err: unknown): NetErrorCode {
   if (err instanceof NetError) return err.code;
   const code = rawCode(err);
   if (code === "ENOTCONN" || code === "ECONNABORTED") return "ECONNRESET";
+  // OpenSSL's failures on a TLS connection, as Node and Bun name them.
+  if (code?.startsWith("ERR_SSL_")) return "ETLS";
   return code !== undefined && code in REASONS ? code as NetErrorCode : "EOTHER";
 }
 

@@ -18,7 +18,7 @@
  */
 
 import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions, TcpAddr } from "../net.ts";
-import { addrOf, bareHost, closeQuietly, NetError } from "../net.ts";
+import { addrOf, bareHost, closeQuietly, NetError, rawCode } from "../net.ts";
 import {
   closedDuringHandshake,
   handshakeError,
@@ -254,9 +254,17 @@ const common = {
   error: (socket, error) => socket.data?.received.fail(error),
 } satisfies Omit<BunHandlers, "open">;
 
+/** A TLS failure on an established connection (a record that does not
+ * decrypt...), which Bun codes `EPROTO`: the library's `ETLS`. */
+function tlsCoded(error: Error): Error {
+  return rawCode(error) === "EPROTO" ? Object.assign(error, { code: "ETLS" }) : error;
+}
+
 /** The same for TLS sockets, whose handshake Bun reports. */
 const commonTls = {
   ...common,
+  close: (socket, error) => socket.data?.onClose(error && tlsCoded(error)),
+  error: (socket, error) => socket.data?.received.fail(tlsCoded(error)),
   handshake: (socket, success, error) =>
     (socket.data as BunTlsConn | undefined)?.onHandshake(success, error),
 } satisfies Omit<BunHandlers, "open">;

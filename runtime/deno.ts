@@ -234,10 +234,16 @@ function closeDeno(conn: { close(): void }): void {
 
 /** A TLS peer that closes without TLS's close_notify ends the stream, as
  * Node, Bun and Python read it, not an error: the exchange knows its
- * lengths, so a cut is seen anyway. */
+ * lengths, so a cut is seen anyway. A record that does not decrypt, or
+ * breaks the protocol, is Deno's `InvalidData`, without a code: it gets
+ * the library's, `ETLS`. */
 function endOfStream(err: unknown): null {
   if (err instanceof Deno.errors.UnexpectedEof) return null;
-  throw err;
+  throw tlsCoded(err);
+}
+
+function tlsCoded(err: unknown): unknown {
+  return err instanceof Deno.errors.InvalidData ? Object.assign(err, { code: "ETLS" }) : err;
 }
 
 /** A TCP address as the library says it: Deno's TLS sockets name theirs
@@ -253,7 +259,7 @@ function tlsConn(conn: Deno.TlsConn): TlsConn<TcpAddr> {
     localAddr: tcpAddr(conn.localAddr),
     remoteAddr: tcpAddr(conn.remoteAddr),
     read: (p) => conn.read(p).catch(endOfStream),
-    write: (p) => conn.write(p),
+    write: (p) => conn.write(p).catch((err) => Promise.reject(tlsCoded(err))),
     closeWrite: () => conn.closeWrite(),
     close: () => conn.close(),
     handshake: () => handshake ??= conn.handshake().then(() => UNKNOWN_TLS),

@@ -347,6 +347,24 @@ test("request({ tls }) with openssl s_server (-rev) and a Python ssl server", as
   assert.deepEqual(python.stderr, []);
 });
 
+test("request({ tls }) fails with one NetError when the server's reply does not decrypt", async () => {
+  const bad = new Program([PYTHON, "-u", TLS_PEERS], [
+    "server",
+    certs.leaf.cert,
+    certs.leaf.key,
+    "1",
+    "bad",
+  ]);
+  programs.push(bad);
+  const [, port] = await bad.waitForLine(/^Listening at 127\.0\.0\.1:(\d+)$/);
+  await assert.rejects(request({ port: Number(port), tls: { ca } }), (err) => {
+    assert(err instanceof NetError, `not a NetError: ${err}`);
+    assert.deepEqual([err.op, err.code], ["read", "ETLS"]);
+    assert.equal(err.message, `reading from 127.0.0.1:${port} failed: TLS protocol error`);
+    return true;
+  });
+});
+
 test("request({ tls }) gives up at its deadline on a server that never answers the handshake", async () => {
   // Accepts, reads, and never writes: the handshake waits forever.
   const mute = await listen({ hostname: "127.0.0.1", port: 0 });
