@@ -17,7 +17,15 @@
  * @module
  */
 
-import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions, TcpAddr } from "../net.ts";
+import type {
+  AddrOf,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  TcpAddr,
+} from "../net.ts";
 import { addrOf, bareHost, closeQuietly, NetError, rawCode } from "../net.ts";
 import {
   closedDuringHandshake,
@@ -200,7 +208,7 @@ class BunConn extends QueuedConn<BunSocket> {
 
 /** A Bun TLS socket with Deno's `read(p)` / `write(p)` shape, and its
  * handshake, which Bun reports to the `handshake` handler. */
-class BunTlsConn extends BunConn implements TlsConn<TcpAddr> {
+class BunTlsConn extends BunConn implements TlsConn<NetAddr> {
   readonly #handshake: Promise<TlsInfo>;
   #settle?: { resolve(info: TlsInfo): void; reject(err: unknown): void };
 
@@ -208,14 +216,6 @@ class BunTlsConn extends BunConn implements TlsConn<TcpAddr> {
     super(socket);
     this.#handshake = new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
     this.#handshake.catch(() => {}); // Reported to whoever awaits it.
-  }
-
-  override get localAddr(): TcpAddr | undefined {
-    return super.localAddr as TcpAddr | undefined;
-  }
-
-  override get remoteAddr(): TcpAddr | undefined {
-    return super.remoteAddr as TcpAddr | undefined;
   }
 
   handshake(): Promise<TlsInfo> {
@@ -487,7 +487,8 @@ export function connectTls(options: TlsConnectOptions): Promise<TlsConn<TcpAddr>
           () => {
             done();
             if (aborted) closeQuietly(made);
-            else resolve(made);
+            // A TCP socket's addresses are TCP addresses.
+            else resolve(made as TlsConn as TlsConn<TcpAddr>);
           },
           (err) => {
             done();

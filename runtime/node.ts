@@ -267,7 +267,7 @@ function tlsInfo(socket: TLS.TLSSocket): TlsInfo {
 /** A `tls.TLSSocket` with Deno's `read(p)` / `write(p)` shape, and its
  * handshake: done already (a client's), or to come (a server's, whose
  * socket emits `secure`). */
-class NodeTlsConn extends NodeConn implements TlsConn<TcpAddr> {
+class NodeTlsConn extends NodeConn implements TlsConn<NetAddr> {
   readonly #handshake: Promise<TlsInfo>;
 
   constructor(socket: TLS.TLSSocket, secured: boolean) {
@@ -297,14 +297,6 @@ class NodeTlsConn extends NodeConn implements TlsConn<TcpAddr> {
         socket.on("secure", onSecure).on("error", onError).on("end", onEnd).on("close", onEnd);
       });
     this.#handshake.catch(() => {}); // Reported to whoever awaits it.
-  }
-
-  override get localAddr(): TcpAddr | undefined {
-    return super.localAddr as TcpAddr | undefined;
-  }
-
-  override get remoteAddr(): TcpAddr | undefined {
-    return super.remoteAddr as TcpAddr | undefined;
   }
 
   handshake(): Promise<TlsInfo> {
@@ -411,7 +403,8 @@ export async function connectTls(options: TlsConnectOptions): Promise<TlsConn<Tc
     };
     const onSecure = () => {
       settle();
-      resolve(new NodeTlsConn(socket, true));
+      // A TCP socket's addresses are TCP addresses.
+      resolve(new NodeTlsConn(socket, true) as TlsConn as TlsConn<TcpAddr>);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("connect", onConnect).once("secureConnect", onSecure).once("error", onError);
