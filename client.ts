@@ -9,21 +9,28 @@
  */
 
 import { expectedReply, request } from "./request.ts";
+import { IncompleteReadError } from "./recv_all.ts";
+import { LimitExceededError } from "./frame_reader.ts";
+import type { Framing } from "./framing.ts";
 import { ERROR_KINDS, type ErrorKind, load, type LoadProgress, type LoadSummary } from "./load.ts";
 import { formatAddr, peerName } from "./net.ts";
 import { args, stderrIsTerminal, writeStderr } from "./runtime/deno.ts";
 import {
   parseCommandLine,
   parseCount,
+  parseFramedText,
+  parseFraming,
   parseSeconds,
-  parseTarget,
-  parseText,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
-import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
+import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { repr } from "./internal/bytes.ts";
 import { CLIENT_TLS_FLAGS, clientTls } from "./cli/tls.ts";
+
+// What shortReply() returns, and main() throws for a reply cut short.
+export { Failure } from "./cli/run.ts";
 
 /**
  * The client's `--help`, naming the program as it was invoked.
@@ -40,15 +47,25 @@ by kind, the rate and latency percentiles.
 
 usage: ${name} [HOST[:PORT]] [-p PORT] [options]
        ${name} [HOST[:PORT]] [-p PORT] --count N | --duration SECONDS [options]
+       ${name} --unix PATH [options]
 
   HOST                 the server (default 127.0.0.1; IPv6 as ::1 or [::1])
   -p, --port PORT      its port (default 1060); HOST:PORT gives both
+  --unix PATH          connect to the Unix domain socket PATH instead (Deno
+                       needs --allow-read and --allow-write for it)
   --timeout SECONDS    give up on one exchange after this (default 10)
   --message TEXT       what to send (default 'Hi there, server')
   --reply TEXT         the reply to expect (default 'Farewell, client'); its
                        length is how much is read
   --reply-length N     take any reply of N octets instead
                        (in TEXT, \\n, \\r, \\t, \\\\ and \\xHH are escapes)
+  --framing fixed|line|u32
+                       how the message and reply are delimited: fixed
+                       length (default), a line (a newline is added to
+                       --message and --reply if they have none), or a
+                       4-byte big-endian length first
+  --max-message N      with line or u32, the longest reply taken (default
+                       65536)
   --tls                over TLS, verifying the server against the runtime's
                        roots (no option turns verification off)
   --tls-ca FILE        over TLS, trusting this CA or self-signed certificate
@@ -70,19 +87,23 @@ load mode: many exchanges, then a summary; Ctrl-C prints the summary so far
 examples:
   ${name}                          one exchange with 127.0.0.1:1060
   ${name} [::1]:1060 --timeout 2   over IPv6, giving up after 2 s
+  ${name} --unix /tmp/sixteen.sock over a Unix domain socket
   ${name} -n 20000 -c 16           20,000 exchanges, 16 at a time
   ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
+  ${name} 127.0.0.1:6379 --framing line --message 'PING\\r\\n' --reply '+PONG\\r\\n'
+                                   health-check a Redis server
   ${name} --tls-ca ca.pem          over TLS, trusting ca.pem
 
 exit status:
   0    the exchange completed (load mode: every exchange did)
-  1    refused, unknown host, timeout, reset, a short or unexpected reply,
-       a failed TLS handshake (certificate not trusted, for another name or
-       expired, a server that does not speak TLS), a --tls-ca file that
-       cannot be read (load mode: any exchange failed; the summary says
-       which and why)
+  1    refused, unknown host, no socket file, timeout, reset, a short or
+       unexpected reply, a failed TLS handshake (certificate not trusted,
+       for another name or expired, a server that does not speak TLS), a
+       --tls-ca file that cannot be read
+       (load mode: any exchange failed; the summary says which and why)
   2    usage error
-  130  Ctrl-C in load mode, after the summary so far`;
+  130  Ctrl-C (or SIGTERM, SIGHUP): in load mode after the summary so far;
+       a second one exits at once`;
 }
 
 const KIND_LABELS: Record<ErrorKind, string> = {
@@ -95,6 +116,53 @@ const KIND_LABELS: Record<ErrorKind, string> = {
   addrNotAvailable: "address not available (out of local ports?)",
   other: "other",
 };
+
+/**
+ * A reply cut short, as the client's one line: the server, how far its
+ * reply got, and what to do. A server of another protocol may reply with
+ * fewer octets than expected: the flags that set the length say so.
+ *
+ * @param err The short read.
+ * @param server The server, as `host:port`.
+ * @param custom Whether `--message`, `--reply` or `--reply-length` was
+ * given (the exchange is not the tutorial's).
+ * @param framing How the reply was delimited.
+ * @returns The failure to report.
+ */
+export function shortReply(
+  err: IncompleteReadError,
+  server: string,
+  custom: boolean,
+  framing: Framing = "fixed",
+): Failure {
+  const got = err.partial.length;
+  const todo = framing !== "fixed"
+    ? `does it answer with ${framing === "line" ? "a line" : "a u32 frame"}? check --framing`
+    : !custom
+    ? "is it a sixteen-octet server?"
+    : got > 0
+    ? `if its replies are ${got} bytes, give --reply-length ${got} or the --reply to expect`
+    : "does it answer this --message? give the --reply or --reply-length to expect";
+  return new Failure(`reading from ${server} failed: ${err.message}`, todo, { cause: err });
+}
+
+/**
+ * A reply longer than `--max-message`, as the client's one line.
+ *
+ * @param err What the reader found.
+ * @param server The server, as `host:port`.
+ * @returns The failure.
+ */
+export function longReply(err: LimitExceededError, server: string): Failure {
+  const what = err.declared === null
+    ? `more than ${err.limit} octets without a newline`
+    : `a ${err.declared}-octet frame`;
+  return new Failure(
+    `reading from ${server} failed: it sent ${what}, more than --max-message ${err.limit}`,
+    "raise --max-message if such replies are right",
+    { cause: err },
+  );
+}
 
 const ms = (value: number) => `${value < 10 ? value.toFixed(3) : value.toFixed(1)} ms`;
 
@@ -155,16 +223,21 @@ export function formatProgress(p: LoadProgress): string {
  * @throws {UsageError} If the command line is wrong.
  * @throws {NetError} If the exchange fails (one exchange), or the host is
  * unknown (load mode).
+ * @throws {Failure} If the reply is cut short (one exchange).
+ * @throws {Interrupted} If a signal stops the exchange (one exchange).
  * @throws {UnexpectedReplyError} If the reply is not the one expected (one
  * exchange).
  */
 export async function main(argv: string[], name = "client"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
+    unix: { type: "string" },
     timeout: { type: "string" },
     message: { type: "string" },
     reply: { type: "string" },
     "reply-length": { type: "string" },
+    framing: { type: "string" },
+    "max-message": { type: "string" },
     count: { type: "string", short: "n" },
     duration: { type: "string", short: "d" },
     concurrency: { type: "string", short: "c" },
@@ -176,7 +249,8 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
-  const target = parseTarget(
+  const target = parseWhere(
+    values.unix,
     positionals[0],
     values.port,
     "the server's address, such as 127.0.0.1",
@@ -185,32 +259,61 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   if (values.reply !== undefined && values["reply-length"] !== undefined) {
     throw new UsageError("--reply and --reply-length: give one (--reply's length is read)");
   }
+  const framing = parseFraming(
+    values.framing,
+    values["reply-length"] === undefined ? undefined : "reply-length",
+    values["max-message"] !== undefined,
+  );
   const exchange = {
     ...target,
+    framing,
     tls: await clientTls(values),
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
-    message: values.message === undefined ? undefined : parseText("message", values.message),
-    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    message: values.message === undefined
+      ? undefined
+      : parseFramedText("message", values.message, framing),
+    reply: values.reply === undefined ? undefined : parseFramedText("reply", values.reply, framing),
     replyLength: values["reply-length"] === undefined
       ? undefined
       : parseCount("reply-length", values["reply-length"], 0),
+    maxMessage: values["max-message"] === undefined
+      ? undefined
+      : parseCount("max-message", values["max-message"], 1, 1 << 30),
   };
   if (values.count === undefined && values.duration === undefined) {
     for (const flag of ["concurrency", "json", "no-progress"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --count or --duration`);
     }
-    const { reply } = await request({
-      ...exchange,
-      reply: expectedReply(exchange.reply, exchange.replyLength),
-      onConnected: (local) =>
-        console.log(`Client has been assigned socket name ${peerName(local)}`),
+    const server = formatAddr(target);
+    const stop = new AbortController();
+    const stopSignals = onStopSignals("client", (signal) => {
+      stop.abort(new Interrupted(signal, `stopped before ${server} replied`));
     });
+    let reply: Uint8Array;
+    try {
+      ({ reply } = await request({
+        ...exchange,
+        reply: expectedReply(exchange.reply, exchange.replyLength),
+        signal: stop.signal,
+        onConnected: (local) =>
+          console.log(`Client has been assigned socket name ${peerName(local)}`),
+      }));
+    } catch (err) {
+      if (err instanceof LimitExceededError) throw longReply(err, server);
+      if (!(err instanceof IncompleteReadError)) throw err;
+      const custom = [values.message, values.reply, values["reply-length"]].some((v) =>
+        v !== undefined
+      );
+      throw shortReply(err, server, custom, framing);
+    } finally {
+      stopSignals();
+    }
     console.log(`The server said ${repr(reply)}`);
     return EXIT.OK;
   }
 
   const stop = new AbortController();
-  const stopSignals = onStopSignals(() => stop.abort());
+  const stopSignals = onStopSignals("client", () => stop.abort(), () => "no summary");
   const progress = !values["no-progress"] && stderrIsTerminal();
   let summary: LoadSummary;
   try {
@@ -231,7 +334,9 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     if (progress) writeStderr("\r\x1b[K");
   }
   console.log(
-    values.json ? JSON.stringify(summary) : formatSummary(summary, formatAddr(target)),
+    values.json
+      ? JSON.stringify({ ...summary, transport: target.transport })
+      : formatSummary(summary, formatAddr(target)),
   );
   return summary.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }

@@ -11,11 +11,17 @@
  */
 
 import { IncompleteReadError } from "./recv_all.ts";
+import { LimitExceededError } from "./frame_reader.ts";
 import { closeQuietly, type Conn, errorCode, NetError, type NetErrorCode } from "./net.ts";
-import { dialerOf, exchange, expectedReply, type Target, UnexpectedReplyError } from "./request.ts";
-import { DEFAULT_MESSAGE } from "./protocol.ts";
+import {
+  dialerOf,
+  exchange,
+  expectedReply,
+  planOf,
+  type RequestOptions,
+  UnexpectedReplyError,
+} from "./request.ts";
 import { Histogram } from "./internal/histogram.ts";
-import { toBytes } from "./internal/bytes.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
 
 /** Why an exchange failed. */
@@ -59,9 +65,10 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set([
  *
  * @param err What {@linkcode request} threw.
  * @returns `shortReply` for an {@linkcode IncompleteReadError}, `wrongReply`
- * for an {@linkcode UnexpectedReplyError}, `handshake` for a TLS handshake
- * that failed (the peer closed or reset during it, or broke the protocol),
- * the kind of a `NetError`'s code, or `other`.
+ * for an {@linkcode UnexpectedReplyError} or a `LimitExceededError`,
+ * `handshake` for a TLS handshake that failed (the peer closed or reset
+ * during it, or broke the protocol), the kind of a `NetError`'s code, or
+ * `other`.
  *
  * @example A reset, and a bug
  * ```ts
@@ -76,13 +83,15 @@ const FATAL: ReadonlySet<NetErrorCode> = new Set([
  */
 export function errorKind(err: unknown): ErrorKind {
   if (err instanceof IncompleteReadError) return "shortReply";
-  if (err instanceof UnexpectedReplyError) return "wrongReply";
+  // A reply past maxMessage is not the reply of the server meant either.
+  if (err instanceof UnexpectedReplyError || err instanceof LimitExceededError) return "wrongReply";
   const code = errorCode(err);
   if (code !== "ETIMEDOUT" && err instanceof NetError && err.op === "handshake") {
     return "handshake";
   }
   switch (code) {
     case "ECONNREFUSED":
+    case "ENOENT": // No socket file: nothing listens there either.
       return "refused";
     case "ECONNRESET":
     case "EPIPE":
@@ -96,18 +105,12 @@ export function errorKind(err: unknown): ErrorKind {
   }
 }
 
-/** Options for {@linkcode load}: where to connect ({@linkcode Target}),
- * what each exchange sends and expects, how many. Durations are in
+/** Options for {@linkcode load}: where to connect, what each exchange
+ * sends and expects, and how long it may take, as for `request()` (but
+ * that the reply defaults to `Farewell, client`, unless `replyLength` is
+ * given); how many exchanges, and how many at once. Durations are in
  * milliseconds. */
-export interface LoadOptions extends Target {
-  /** What each exchange sends. Default `Hi there, server`. */
-  message?: string | Uint8Array;
-  /** The reply every exchange must get, byte for byte; its length is how
-   * much is read. Default `Farewell, client`, unless `replyLength` is
-   * given. */
-  reply?: string | Uint8Array;
-  /** Without `reply`: take any reply of this many octets. */
-  replyLength?: number;
+export interface LoadOptions extends Omit<RequestOptions, "signal" | "onConnected"> {
   /** Stop after this many exchanges. */
   count?: number;
   /** Stop starting exchanges after this long. With `count`, whichever comes
@@ -115,8 +118,6 @@ export interface LoadOptions extends Target {
   duration?: number;
   /** Exchanges (so sockets) in flight at most. Default 1. */
   concurrency?: number;
-  /** How long one exchange, connect included, may take. Default 10,000. */
-  timeout?: number;
   /** Stops early when aborted: no new exchanges start, the ones in flight
    * get `grace` to finish, the rest are cancelled. The summary says
    * `interrupted`. */
@@ -264,10 +265,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   checkWhole("concurrency", concurrency, 1);
   if (options.port !== undefined) checkWhole("port", options.port, 1, 65535);
   const target = dialerOf(options);
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const expected = expectedReply(options.reply, options.replyLength);
-  const timeout = options.timeout;
-  if (timeout !== undefined) checkDuration("timeout", timeout);
+  const plan = planOf({ ...options, reply: expectedReply(options.reply, options.replyLength) });
 
   const histogram = new Histogram();
   const errors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
@@ -317,12 +315,6 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       }
     }, options.progressInterval ?? 250);
 
-  const each = {
-    message,
-    reply: expected,
-    replyLength: options.replyLength,
-    timeout,
-  };
   async function worker(): Promise<void> {
     // The controller of this worker's connects, kept from one exchange to
     // the next until it is aborted, and the connection in flight: cutting
@@ -340,7 +332,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       started++;
       const t0 = performance.now();
       try {
-        await exchange(each, track, control, target);
+        await exchange(plan, target, track, control);
         histogram.record(performance.now() - t0);
         continue;
       } catch (err) {

@@ -41,6 +41,16 @@ export {
   type Writer,
 } from "./recv_all.ts";
 export {
+  FrameReader,
+  type FrameReaderOptions,
+  type LengthPrefix,
+  LimitExceededError,
+  type ReadFrameOptions,
+  type ReadOptions,
+} from "./frame_reader.ts";
+export { writeFrame, type WriteFrameOptions } from "./write_frame.ts";
+export { DEFAULT_MAX_MESSAGE, frame, type Framing, FRAMINGS } from "./framing.ts";
+export {
   acceptErrorKind,
   type AddrOf,
   type Conn,

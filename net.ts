@@ -137,8 +137,11 @@ export type NetOp = "listen" | "accept" | "connect" | "handshake" | "read" | "wr
 
 /**
  * The error codes the library gives meaning to, as POSIX and Node name them.
- * `ENOTCAPABLE` is a runtime's refusal of network permission (Deno without
- * `--allow-net`); `ETIMEDOUT` includes the library's own deadlines.
+ * `ENOTCAPABLE` is a runtime's refusal of permission (Deno without
+ * `--allow-net`, or for a Unix socket without `--allow-read` and
+ * `--allow-write`); `ETIMEDOUT` includes the library's own deadlines.
+ * `EEXIST` is a file that is not a socket where a Unix socket was to be
+ * created (left as it is), `ENOENT` a missing socket file or directory.
  * `ECONNRESET` also stands for the other ways runtimes report a peer that
  * reset: `ENOTCONN` (Deno asks a reset socket for its peer's address) and
  * `ECONNABORTED`. The `ECERT*`, `ENOTTLS`, `EKEYMISMATCH` and `ETLS` codes are
@@ -151,8 +154,10 @@ export type NetErrorCode =
   | "EADDRNOTAVAIL"
   | "ECONNREFUSED"
   | "ECONNRESET"
+  | "EEXIST"
   | "EHOSTUNREACH"
   | "ENETUNREACH"
+  | "ENOENT"
   | "ENOTCAPABLE"
   | "ENOTFOUND"
   | "EPIPE"
@@ -173,8 +178,10 @@ const REASONS: Record<NetErrorCode, string> = {
   EADDRNOTAVAIL: "address not available",
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset by peer",
+  EEXIST: "a file that is not a socket is in the way",
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
+  ENOENT: "no such file or directory",
   ENOTCAPABLE: "network access denied",
   ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
@@ -241,7 +248,12 @@ export class NetError extends Error {
       write: `writing to ${where} failed`,
     }[op];
     const reason = options.detail ??
-      (code === "EOTHER" && options.cause instanceof Error ? options.cause.message : REASONS[code]);
+      (code === "EOTHER" && options.cause instanceof Error
+        ? options.cause.message
+        // A Unix socket needs file permissions too, not only the network's.
+        : code === "ENOTCAPABLE" && addr?.transport === "unix"
+        ? "access denied"
+        : REASONS[code]);
     super(`${what}: ${reason}`, {
       cause: options.cause,
     });
@@ -322,6 +334,41 @@ export function bareHost(hostname: string): string {
   }
   const inner = /^\[(.*:.*)\]$/.exec(hostname)?.[1];
   return inner ?? hostname;
+}
+
+/** The longest path a Unix domain socket can have, in bytes: `sun_path` is
+ * 108 bytes on Linux, with the terminating NUL the runtimes need. */
+export const MAX_UNIX_PATH = 107;
+
+/**
+ * Checks a Unix domain socket's path before any runtime sees it: past
+ * {@linkcode MAX_UNIX_PATH} bytes Deno and Bun refuse it, each in its own
+ * words, and Node cuts it short and binds another path.
+ *
+ * @param path The socket file's path.
+ * @throws {RangeError} If it is empty or too long.
+ *
+ * @example A path too long for `sun_path`
+ * ```ts
+ * import { checkUnixPath } from "./net.ts";
+ * import assert from "node:assert/strict";
+ *
+ * checkUnixPath("/tmp/sixteen.sock");
+ * assert.throws(() => checkUnixPath(`/tmp/${"s".repeat(200)}`), {
+ *   name: "RangeError",
+ *   message: /^a Unix socket's path has at most 107 bytes, this one has 205: choose a shorter one/,
+ * });
+ * ```
+ */
+export function checkUnixPath(path: string): void {
+  if (path === "") throw new RangeError("a Unix socket needs a path");
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_UNIX_PATH) {
+    throw new RangeError(
+      `a Unix socket's path has at most ${MAX_UNIX_PATH} bytes, this one has ${bytes}: ` +
+        "choose a shorter one",
+    );
+  }
 }
 
 /**

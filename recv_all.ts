@@ -12,81 +12,21 @@
  * @module
  */
 
-/** Anything that reads into a buffer, as a `Deno.Conn` does: resolves to the
- * number of bytes read, or `null` at end of stream. */
-export interface Reader {
-  /** Reads up to `p.byteLength` bytes into `p`. */
-  read(p: Uint8Array): Promise<number | null>;
-}
+import { describe, type Pull, readFull } from "./_common.ts";
+import { isReader, isWriter, type Reader, type Writer, writeWriter } from "./_reader.ts";
+import { byobPull, isByobReader } from "./_web_streams.ts";
+import {
+  isNodeReadable,
+  isNodeWritable,
+  nodePull,
+  type NodeReadable,
+  type NodeWritable,
+  writeNode,
+} from "./_node_streams.ts";
 
-/** Anything that writes from a buffer, as a `Deno.Conn` does: resolves to the
- * number of bytes written, which may be fewer than `p.byteLength`. */
-export interface Writer {
-  /** Writes up to `p.byteLength` bytes from `p`. */
-  write(p: Uint8Array): Promise<number>;
-}
-
-/** A listener for a Node stream event. */
-export type NodeListener = (...args: never[]) => void;
-
-/**
- * The parts of a Node `stream.Readable` that {@linkcode recvAll} uses: a
- * `net.Socket` has them on Node, Bun and Deno, as has any `Readable` in
- * byte mode. Declared here, not imported from `node:stream`, so this module
- * (and its types) need no Node.
- */
-export interface NodeReadable {
-  /** Takes up to `size` buffered bytes: Node's `readable.read(size)`. */
-  read(size?: number): unknown;
-  /** Puts bytes back at the front of the buffer. */
-  unshift(chunk: Uint8Array): void;
-  /** Bytes buffered, ready for `read()`. */
-  readonly readableLength: number;
-  /** Adds an event listener. */
-  on(event: string, listener: NodeListener): unknown;
-  /** Removes an event listener. */
-  removeListener(event: string, listener: NodeListener): unknown;
-  /** How many listeners an event has. */
-  listenerCount?(event: string): number;
-  /** `true` while the stream emits `'data'` events. */
-  readonly readableFlowing?: boolean | null;
-  /** `true` once `'end'` was emitted. */
-  readonly readableEnded?: boolean;
-  /** Reads return strings when this is set. */
-  readonly readableEncoding?: string | null;
-  /** Reads return objects, not bytes, when this is `true`. */
-  readonly readableObjectMode?: boolean;
-  /** The buffer size the stream aims at. */
-  readonly readableHighWaterMark?: number;
-  /** Leaves paused mode (after an explicit `pause()`). */
-  resume?(): unknown;
-  /** `true` once the stream is destroyed. */
-  readonly destroyed?: boolean;
-  /** The error the stream was destroyed with. */
-  readonly errored?: Error | null;
-}
-
-/**
- * The parts of a Node `stream.Writable` that {@linkcode sendAll} uses: a
- * `net.Socket` has them on Node, Bun and Deno.
- */
-export interface NodeWritable {
-  /** Queues `chunk`; calls `callback` once it is written or failed, and
-   * returns `false` when the caller should wait for `'drain'`. */
-  write(chunk: Uint8Array, callback: (err?: Error | null) => void): boolean;
-  /** Ends the stream. (Only looked for, to tell a Node stream.) */
-  end(): unknown;
-  /** Adds an event listener. */
-  on(event: string, listener: NodeListener): unknown;
-  /** Removes an event listener. */
-  removeListener(event: string, listener: NodeListener): unknown;
-  /** `true` while the stream's buffer is over its high-water mark. */
-  readonly writableNeedDrain?: boolean;
-  /** `true` once the stream is destroyed. */
-  readonly destroyed?: boolean;
-  /** The error the stream was destroyed with. */
-  readonly errored?: Error | null;
-}
+export { IncompleteReadError, NoProgressError } from "./_common.ts";
+export { type Reader, recvRest, type Writer } from "./_reader.ts";
+export type { NodeListener, NodeReadable, NodeWritable } from "./_node_streams.ts";
 
 /** What {@linkcode recvAll} reads from: a {@linkcode Reader}, a byte
  * `ReadableStream` (such as `conn.readable`), its BYOB reader, or a Node
@@ -104,8 +44,7 @@ export type ByteSink = Writer | NodeWritable;
 /** Options for {@linkcode recvAll}. */
 export interface RecvAllOptions {
   /** Read into this buffer instead of allocating one; it must hold at least
-   * `length` bytes. With a stream source its `ArrayBuffer` is transferred
-   * (the BYOB rule), so use the returned array, not this one. */
+   * `length` bytes. It is filled in place, from any source. */
   buffer?: Uint8Array;
   /** Stops waiting when aborted and rejects with `signal.reason`. The
    * source's position is then unknown (close it), except with a Node
@@ -119,85 +58,6 @@ export interface SendAllOptions {
    * was written is then unknown: close the writer. */
   signal?: AbortSignal;
 }
-
-/**
- * The stream ended before the whole message arrived.
- *
- * `partial` holds the bytes that did arrive, so "the peer left" (empty) and
- * "the peer was cut off" (non-empty) are told apart without parsing text.
- *
- * @example Telling a clean close from a cut-off message
- * ```ts
- * import { IncompleteReadError, recvAll } from "./recv_all.ts";
- * import assert from "node:assert/strict";
- *
- * const chunks = [new TextEncoder().encode("Hi th")];
- * const reader = {
- *   read(p: Uint8Array) {
- *     const chunk = chunks.shift();
- *     if (!chunk) return Promise.resolve(null);
- *     p.set(chunk);
- *     return Promise.resolve(chunk.length);
- *   },
- * };
- * await assert.rejects(recvAll(reader, 16), (err) => {
- *   assert(err instanceof IncompleteReadError);
- *   assert.equal(err.partial.length, 5);
- *   assert.equal(err.message, "socket closed 5 bytes into a 16-byte message");
- *   return true;
- * });
- * ```
- */
-export class IncompleteReadError extends Error {
-  /** The bytes received before the end of the stream. */
-  readonly partial: Uint8Array;
-  /** The number of bytes that were expected. */
-  readonly expected: number;
-
-  /**
-   * Builds the error from what arrived and what was expected.
-   *
-   * @param partial The bytes received before the end of the stream.
-   * @param expected The number of bytes that were expected.
-   */
-  constructor(partial: Uint8Array, expected: number) {
-    super(
-      `socket closed ${partial.length} bytes into a ${expected}-byte message`,
-    );
-    this.name = "IncompleteReadError";
-    this.partial = partial;
-    this.expected = expected;
-  }
-}
-
-/**
- * A reader or writer stopped making progress: a write accepted 0 bytes (as
- * Rust's `WriteZero`), or 100 reads in a row returned 0 bytes (as Go's
- * `io.ErrNoProgress`). Looping on would never end.
- *
- * @example A writer that accepts nothing
- * ```ts
- * import { NoProgressError, sendAll } from "./recv_all.ts";
- * import assert from "node:assert/strict";
- *
- * const stuck = { write: () => Promise.resolve(0) };
- * await assert.rejects(sendAll(stuck, new Uint8Array(4)), NoProgressError);
- * ```
- */
-export class NoProgressError extends Error {
-  /**
-   * Builds the error.
-   *
-   * @param message What stopped making progress.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "NoProgressError";
-  }
-}
-
-/** Go's bufio gives up after this many empty reads in a row. */
-const MAX_EMPTY_READS = 100;
 
 /**
  * Reads exactly `length` bytes, looping over partial reads.
@@ -214,6 +74,10 @@ const MAX_EMPTY_READS = 100;
  * `destroy()` are still delivered; then the stream's error rejects. The
  * listeners are removed when this settles, and the stream is left not
  * flowing, as Node leaves it when its last `'readable'` listener goes.
+ *
+ * A byte `ReadableStream` is read through its BYOB reader, into a buffer of
+ * its own that is copied into the result: a BYOB read transfers the buffer
+ * it is given, and the result is filled in place.
  *
  * @param source A {@linkcode Reader} (such as a `Deno.Conn`), a byte
  * `ReadableStream`, a `ReadableStreamBYOBReader`, or a Node `Readable` in
@@ -315,289 +179,43 @@ export function recvAll(
   if (signal?.aborted) return Promise.reject(signal.reason);
   const target = buffer ? buffer.subarray(0, length) : new Uint8Array(length);
   if (length === 0) return Promise.resolve(target);
-  if (source instanceof ReadableStream) {
-    let reader;
-    try {
-      reader = source.getReader({ mode: "byob" });
-    } catch (err) {
-      return Promise.reject(err); // Not a byte stream, or locked.
-    }
-    return readStream(reader, target, signal, true);
+  let from: { pull: Pull; release?(): void };
+  try {
+    from = pullFrom(source, "recvAll");
+  } catch (err) {
+    return Promise.reject(err);
   }
-  if (isByobReader(source)) return readStream(source, target, signal, false);
-  // Before Reader: a net.Socket has a read() too, of another meaning.
-  if (isNodeReadable(source)) return readNode(source, target, signal);
-  if (isReader(source)) return readReader(source, target, signal);
-  return Promise.reject(
-    new TypeError(
-      "recvAll reads from a Reader (read(p) resolving to a byte count or null, as a Deno.Conn), " +
-        "a byte ReadableStream or its BYOB reader, or a Node Readable such as a net.Socket; " +
-        `got ${describe(source, "read")}`,
-    ),
-  );
-}
-
-function isByobReader(source: unknown): source is ReadableStreamBYOBReader {
-  return typeof ReadableStreamBYOBReader !== "undefined" &&
-    source instanceof ReadableStreamBYOBReader;
-}
-
-/** Whether `value` has the methods `names` (a constant array: no
- * allocation per call). */
-function hasMethods(value: unknown, names: readonly string[]): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const record = value as Record<string, unknown>;
-  for (const name of names) if (typeof record[name] !== "function") return false;
-  return true;
-}
-
-const NODE_READABLE = ["on", "removeListener", "read", "unshift"] as const;
-const NODE_WRITABLE = ["on", "removeListener", "write", "end"] as const;
-const READER = ["read"] as const;
-const WRITER = ["write"] as const;
-
-function isNodeReadable(source: unknown): source is NodeReadable {
-  return hasMethods(source, NODE_READABLE) &&
-    typeof (source as NodeReadable).readableLength === "number";
-}
-
-function isReader(source: unknown): source is Reader {
-  // A default (not BYOB) stream reader has read() too, resolving to chunks.
-  return hasMethods(source, READER) &&
-    !(typeof ReadableStreamDefaultReader !== "undefined" &&
-      source instanceof ReadableStreamDefaultReader);
-}
-
-/** What a value is, for an error message: `null`, `a string`, `a
- * WritableStream`, `an object without read()`. */
-function describe(value: unknown, method: string): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return `a ${typeof value}`;
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" && name !== "Object"
-    ? `a ${name}`
-    : `an object without ${method}()`;
+  const reading = readFull(from.pull, target, signal);
+  return from.release ? reading.finally(from.release) : reading;
 }
 
 /**
- * Finishes what one plain `read(target)` began, for callers that try that
- * first (a server's message and a client's reply nearly always come in one
- * segment, and an async call per connection costs): `filled` is what that
- * read returned. An {@linkcode IncompleteReadError} tells of the whole of
- * `target`.
+ * The {@linkcode Pull} for a source `recvAll` takes, and how to give the
+ * source back (a stream's lock taken here). Shared with `FrameReader`.
  *
- * @param reader The reader the first read came from.
- * @param target The buffer to fill.
- * @param filled What the first read returned: a count, or null at end of
- * stream.
- * @returns `target`, full.
+ * @param source The source.
+ * @param who Whose reads these are, for the messages (`recvAll`).
+ * @returns The pull, and `release` where a lock was taken.
+ * @throws {TypeError} If `source` is no {@linkcode ByteSource}, or one that
+ * cannot be read (not a byte stream, locked, a Node stream in object mode).
  */
-export function recvRest(
-  reader: Reader,
-  target: Uint8Array,
-  filled: number | null,
-): Promise<Uint8Array> {
-  if (filled === null) {
-    return Promise.reject(new IncompleteReadError(target.slice(0, 0), target.length));
+export function pullFrom(
+  source: ByteSource,
+  who: string,
+): { pull: Pull; release?(): void } {
+  if (source instanceof ReadableStream) {
+    const reader = source.getReader({ mode: "byob" }); // Throws if not bytes, or locked.
+    return { pull: byobPull(reader), release: () => reader.releaseLock() };
   }
-  if (filled === target.length) return Promise.resolve(target);
-  return readReader(reader, target, undefined, filled);
-}
-
-async function readReader(
-  reader: Reader,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-  filled = 0,
-): Promise<Uint8Array> {
-  const aborted = signal && abortPromise(signal);
-  try {
-    let empty = 0;
-    while (filled < target.length) {
-      const read = reader.read(filled ? target.subarray(filled) : target);
-      const n = aborted ? await Promise.race([read, aborted.promise]) : await read;
-      if (n === null) {
-        throw new IncompleteReadError(target.slice(0, filled), target.length);
-      }
-      if (n === 0 && ++empty === MAX_EMPTY_READS) {
-        throw new NoProgressError(
-          `reader returned 0 bytes ${MAX_EMPTY_READS} times in a row`,
-        );
-      }
-      if (n > 0) empty = 0;
-      filled += n;
-    }
-    return target;
-  } finally {
-    aborted?.dispose();
-  }
-}
-
-async function readStream(
-  reader: ReadableStreamBYOBReader,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-  release: boolean,
-): Promise<Uint8Array> {
-  const aborted = signal && abortPromise(signal);
-  const { length, byteOffset } = target;
-  let buffer = target.buffer as ArrayBuffer;
-  try {
-    let filled = 0;
-    while (filled < length) {
-      const read = reader.read(
-        new Uint8Array(buffer, byteOffset + filled, length - filled),
-      );
-      const { value, done } = aborted ? await Promise.race([read, aborted.promise]) : await read;
-      // BYOB reads transfer the buffer: keep following it. A cancelled
-      // stream resolves without it, and the bytes went with it.
-      if (!value) {
-        throw new DOMException(
-          `the stream was cancelled ${filled} bytes into a ${length}-byte message`,
-          "AbortError",
-        );
-      }
-      buffer = value.buffer as ArrayBuffer;
-      if (done) {
-        throw new IncompleteReadError(
-          new Uint8Array(buffer, byteOffset, filled).slice(),
-          length,
-        );
-      }
-      filled += value.byteLength;
-    }
-    return new Uint8Array(buffer, byteOffset, length);
-  } finally {
-    aborted?.dispose();
-    if (release) reader.releaseLock();
-  }
-}
-
-/** Reads a Node `Readable` in paused mode, with `read(n)` of at most what
- * is missing, so bytes past the message stay in the stream. */
-function readNode(
-  stream: NodeReadable,
-  target: Uint8Array,
-  signal: AbortSignal | undefined,
-): Promise<Uint8Array> {
-  const problem = nodeReadableProblem(stream);
-  if (problem) return Promise.reject(new TypeError(`recvAll: ${problem}`));
-  const { length } = target;
-  const highWaterMark = stream.readableHighWaterMark ?? 0;
-  let filled = 0;
-
-  /** Copies buffered bytes into `target`; false if a read gave no bytes. */
-  function take(): boolean {
-    while (filled < length) {
-      const available = stream.readableLength;
-      if (available === 0) return true;
-      // At most the high-water mark, so that Node neither raises it nor
-      // joins chunks: a read within the first chunk is a view of it.
-      const size = Math.min(
-        length - filled,
-        available,
-        highWaterMark > 0 ? highWaterMark : available,
-      );
-      const chunk = stream.read(size);
-      if (!(chunk instanceof Uint8Array) || chunk.length === 0) return chunk === null;
-      target.set(chunk, filled);
-      filled += chunk.length;
-    }
-    return true;
-  }
-
-  // The whole message may be buffered already: then no listener at all.
-  if (!take()) return Promise.reject(new TypeError(`recvAll: ${NOT_BYTES}`));
-  if (filled === length) return Promise.resolve(target);
-
-  return new Promise<Uint8Array>((resolve, reject) => {
-    let settled = false;
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      stream.removeListener("readable", pump);
-      stream.removeListener("end", pump);
-      stream.removeListener("close", pump);
-      stream.removeListener("error", onError);
-      signal?.removeEventListener("abort", onAbort);
-      if (err === undefined) resolve(target);
-      else reject(err);
-    };
-    function pump(): void {
-      if (settled) return;
-      if (!take()) return settle(new TypeError(`recvAll: ${NOT_BYTES}`));
-      // A destroyed stream may still have its error to emit (Node does it
-      // on the next tick): settle after that, so the error meets our
-      // listener, not none.
-      if (stream.destroyed) return queueMicrotask(finish);
-      if (filled === length) return settle();
-      if (stream.readableEnded) return finish();
-      // Nothing buffered: at the end of the stream this makes Node emit
-      // 'end'; otherwise it asks the source for more.
-      stream.read(0);
-    }
-    /** Settles at the end of the stream: bytes that came before an error
-     * are delivered first. */
-    function finish(err = stream.errored): void {
-      if (!take()) return settle(new TypeError(`recvAll: ${NOT_BYTES}`));
-      if (filled === length) settle();
-      else settle(err ?? new IncompleteReadError(target.slice(0, filled), length));
-    }
-    const onError = (err: unknown) => finish(err as Error);
-    // The stream is left as it was: the bytes read so far go back.
-    const onAbort = () => {
-      const back = filled > 0 && !stream.readableEnded && !stream.destroyed
-        ? target.slice(0, filled)
-        : undefined;
-      settle(signal!.reason);
-      if (back) stream.unshift(back);
-    };
-    const paused = stream.readableFlowing === false;
-    stream.on("readable", pump);
-    stream.on("end", pump);
-    stream.on("close", pump);
-    stream.on("error", onError);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    // The 'readable' listener keeps the stream in paused mode (no 'data'
-    // events); resume() lifts an explicit pause(), after which Deno's
-    // node:net reads nothing from the socket. Node resets both when the
-    // listener goes: the stream ends neither flowing nor paused.
-    if (paused) stream.resume?.();
-    pump();
-  });
-}
-
-const NOT_BYTES = "the Readable returned something other than bytes: it must not be in " +
-  "object mode or have an encoding";
-
-/** Why recvAll cannot read `stream`, if it cannot. */
-function nodeReadableProblem(stream: NodeReadable): string | undefined {
-  if (stream.readableObjectMode) return "the Readable is in object mode; it must give bytes";
-  if (stream.readableEncoding) {
-    return `the Readable decodes to strings (setEncoding('${stream.readableEncoding}')); ` +
-      "it must give bytes";
-  }
-  const listeners = (event: string) => stream.listenerCount?.(event) ?? 0;
-  if (stream.readableFlowing || listeners("data") > 0 || listeners("readable") > 0) {
-    return "the Readable already has a reader ('data' or 'readable' listeners, or it is " +
-      "flowing): bytes would go to both; remove them and pause() it first";
-  }
-  return undefined;
-}
-
-/** A promise that rejects when `signal` aborts, and a way to stop listening. */
-function abortPromise(
-  signal: AbortSignal,
-): { promise: Promise<never>; dispose(): void } {
-  let onAbort!: () => void;
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return {
-    promise,
-    dispose: () => signal.removeEventListener("abort", onAbort),
-  };
+  if (isByobReader(source)) return { pull: byobPull(source) };
+  // Before Reader: a net.Socket has a read() too, of another meaning.
+  if (isNodeReadable(source)) return { pull: nodePull(source, who) };
+  if (isReader(source)) return { pull: source };
+  throw new TypeError(
+    `${who} reads from a Reader (read(p) resolving to a byte count or null, as a Deno.Conn), ` +
+      "a byte ReadableStream or its BYOB reader, or a Node Readable such as a net.Socket; " +
+      `got ${describe(source, "read")}`,
+  );
 }
 
 /**
@@ -667,94 +285,11 @@ export function sendAll(
   if (isNodeWritable(writer)) {
     return bytes.length === 0 ? Promise.resolve() : writeNode(writer, bytes, signal);
   }
-  if (hasMethods(writer, WRITER)) return writeWriter(writer as Writer, bytes, signal);
+  if (isWriter(writer)) return writeWriter(writer, bytes, signal);
   return Promise.reject(
     new TypeError(
       "sendAll writes to a Writer (write(p) resolving to a byte count, as a Deno.Conn) " +
         `or a Node Writable such as a net.Socket; got ${describe(writer, "write")}`,
     ),
   );
-}
-
-function isNodeWritable(writer: unknown): writer is NodeWritable {
-  return hasMethods(writer, NODE_WRITABLE);
-}
-
-async function writeWriter(
-  writer: Writer,
-  bytes: Uint8Array,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const aborted = signal && abortPromise(signal);
-  try {
-    let sent = 0;
-    while (sent < bytes.length) {
-      const write = writer.write(sent ? bytes.subarray(sent) : bytes);
-      const n = aborted ? await Promise.race([write, aborted.promise]) : await write;
-      if (!(n > 0)) {
-        throw new NoProgressError(
-          `writer accepted 0 bytes with ${bytes.length - sent} of ${bytes.length} left to send`,
-        );
-      }
-      sent += n;
-    }
-  } finally {
-    aborted?.dispose();
-  }
-}
-
-/** Writes to a Node `Writable`: one `write()`, its callback, and `'drain'`
- * when the write asked for it. */
-function writeNode(
-  stream: NodeWritable,
-  bytes: Uint8Array,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    let written = false;
-    let mustDrain = false;
-    let failed: unknown;
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      stream.removeListener("drain", onDrain);
-      stream.removeListener("error", onError);
-      stream.removeListener("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onDrain = () => {
-      if (written) settle();
-    };
-    // Once our bytes are written, a later error is not this write's.
-    const onError = (err: unknown) => settle(written ? undefined : stream.errored ?? err);
-    const onClose = () =>
-      settle(written ? undefined : stream.errored ?? failed ?? prematureClose());
-    const onAbort = () => settle(signal!.reason);
-    stream.on("drain", onDrain);
-    stream.on("error", onError);
-    stream.on("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      mustDrain = !stream.write(bytes, (err) => {
-        if (err) failed = err;
-        else written = true;
-        // Node calls back before it emits the stream's error, on the next
-        // tick: settle after that, so the error meets our listener, not none.
-        if (err || stream.destroyed) {
-          queueMicrotask(() => settle(written ? undefined : stream.errored ?? failed));
-        } else if (!mustDrain || !stream.writableNeedDrain) settle();
-      });
-    } catch (err) {
-      settle(err); // A stream that throws instead of calling back.
-    }
-  });
-}
-
-function prematureClose(): Error {
-  return Object.assign(new Error("the stream closed before all bytes were written"), {
-    code: "ERR_STREAM_PREMATURE_CLOSE",
-  });
 }

@@ -30,7 +30,9 @@ import {
 } from "./protocol.ts";
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
 import { equalBytes, repr, toBytes } from "./internal/bytes.ts";
-import { checkDuration } from "./internal/checks.ts";
+import { checkDuration, checkWhole } from "./internal/checks.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { DEFAULT_MAX_MESSAGE, frame, type Framing, readFramed } from "./framing.ts";
 
 /** An exchange's deadline: what to do when it passes. */
 interface Deadline extends Timed {
@@ -77,15 +79,26 @@ export interface Target {
 /** Options for {@linkcode request}: where to connect ({@linkcode Target}),
  * what to send and expect. Durations are in milliseconds. */
 export interface RequestOptions extends Target {
+  /** How the message and the reply are delimited: `fixed` (the default:
+   * the message as it is, a reply of `replyLength` octets), `line` (the
+   * message gets a newline if it has none; the reply is read up to its
+   * newline) or `u32` (each gets a 4-byte big-endian length first). */
+  framing?: Framing;
   /** What to send, as text (UTF-8) or bytes. Default `Hi there, server`. */
   message?: string | Uint8Array;
-  /** The reply to expect, as text (UTF-8) or bytes: as many octets are
-   * read, and if they differ, `request()` rejects with
-   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply of
-   * `replyLength` octets. */
+  /** The reply to expect, as text (UTF-8) or bytes: with `framing` `fixed`
+   * as many octets are read; a `line` reply is compared with its newline
+   * (one is added to this if it has none), a `u32` reply without its
+   * prefix. If they differ, `request()` rejects with
+   * {@linkcode UnexpectedReplyError}. Leave it out to take any reply. */
   reply?: string | Uint8Array;
-  /** How many octets the reply has, when `reply` is not given. Default 16. */
+  /** How many octets the reply has, when `reply` is not given, with
+   * `framing` `fixed`. Default 16. */
   replyLength?: number;
+  /** With `framing` `line` or `u32`: the longest reply taken, in octets;
+   * a longer one rejects with `LimitExceededError`, found before its bytes
+   * are buffered. Default 65,536. */
+  maxMessage?: number;
   /** How long the whole exchange, connect included, may take. Default
    * 10,000. */
   timeout?: number;
@@ -186,13 +199,67 @@ export class UnexpectedReplyError extends Error {
 export async function request(options: RequestOptions = {}): Promise<Reply> {
   let localAddr: NetAddr | undefined;
   let remoteAddr: NetAddr | undefined;
-  const reply = await exchange(options, (conn) => {
-    // Read while the connection is open: Node and Bun ask the kernel.
-    localAddr = conn.localAddr;
-    remoteAddr = conn.remoteAddr;
-    options.onConnected?.(localAddr, remoteAddr);
-  });
+  const reply = await exchange(
+    planOf(options),
+    dialerOf(options),
+    (conn) => {
+      // Read while the connection is open: Node and Bun ask the kernel.
+      localAddr = conn.localAddr;
+      remoteAddr = conn.remoteAddr;
+      options.onConnected?.(localAddr, remoteAddr);
+    },
+    undefined,
+    options.signal,
+  );
   return { reply, localAddr, remoteAddr };
+}
+
+/** What every exchange of a run sends and expects, worked out once from
+ * the options. */
+export interface Plan {
+  /** How the message and the reply are delimited. */
+  framing: Framing;
+  /** The message as it goes on the wire, framed. */
+  wire: Uint8Array;
+  /** The reply to expect as {@linkcode exchange} returns it (a line with
+   * its newline, a frame's payload), or `undefined` to take any. */
+  expected?: Uint8Array;
+  /** With framing `fixed`: the reply's length. */
+  length: number;
+  /** With framing `line` or `u32`: the longest reply taken. */
+  maxMessage: number;
+  /** How long an exchange may take, in milliseconds. */
+  timeout: number;
+}
+
+/**
+ * Works out what each exchange sends and expects.
+ *
+ * @param options As for {@linkcode request}.
+ * @returns The plan.
+ * @throws {RangeError} If an option is out of range, `replyLength` is
+ * given with another framing than `fixed`, or a line message holds a
+ * newline before its end.
+ */
+export function planOf(options: RequestOptions): Plan {
+  const framing = options.framing ?? "fixed";
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  checkDuration("timeout", timeout);
+  const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE;
+  checkWhole("maxMessage", maxMessage, 1, 1 << 30);
+  if (framing !== "fixed" && options.replyLength !== undefined) {
+    throw new RangeError(`replyLength is for framing "fixed"; "${framing}" replies tell theirs`);
+  }
+  const reply = options.reply === undefined ? undefined : toBytes(options.reply);
+  const expected = reply && framing === "line" ? frame("line", reply) : reply;
+  return {
+    framing,
+    wire: frame(framing, toBytes(options.message ?? DEFAULT_MESSAGE)),
+    expected,
+    length: expected?.length ?? options.replyLength ?? MESSAGE_LENGTH,
+    maxMessage,
+    timeout,
+  };
 }
 
 /**
@@ -240,28 +307,27 @@ export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undef
  * two system calls an exchange (getsockname, getpeername) and Bun four
  * (address and port apart): what `load()` runs.
  *
- * @param options As for {@linkcode request}; `onConnected` is not called.
- * @param connected Called with the connection once it is made.
+ * @param plan What to send and expect: {@linkcode planOf} the options.
  * @param target Where to connect: what {@linkcode dialerOf} makes of the
- * options (a caller that makes many exchanges makes it once).
+ * options (a caller that makes many exchanges makes both once).
+ * @param connected Called with the connection once it is made.
  * @param controller Aborts the connect when the deadline passes or
- * `options.signal` aborts. A caller that makes many exchanges may pass
+ * `cancel` aborts. A caller that makes many exchanges may pass
  * one and keep it until it is aborted (a new one for each exchange costs
  * Node a tenth of its rate); aborting it also stops a connect, and the
  * caller closes the connection it was given to stop the rest.
+ * @param cancel The caller's signal, if any: the exchange gives up when it
+ * aborts, rejecting with its reason.
  * @returns The reply.
  */
 export async function exchange(
-  options: RequestOptions,
+  plan: Plan,
+  target: { dial: Dialer; addr: NetAddr | undefined },
   connected?: (conn: Conn) => void,
   controller: AbortController = new AbortController(),
-  target: { dial: Dialer; addr: NetAddr | undefined } = dialerOf(options),
+  cancel?: AbortSignal,
 ): Promise<Uint8Array> {
-  const message = toBytes(options.message ?? DEFAULT_MESSAGE);
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-  checkDuration("timeout", timeout);
-  const expected = options.reply === undefined ? undefined : toBytes(options.reply);
-  const length = expected?.length ?? options.replyLength ?? MESSAGE_LENGTH;
+  const { wire: message, expected, length, timeout } = plan;
   // One controller and a shared deadline timer, not AbortSignal.timeout()
   // and AbortSignal.any(): their timer outlives the exchange by the whole
   // timeout, which costs memory and time in load mode (measured).
@@ -269,7 +335,6 @@ export async function exchange(
   // the signal, and a write or read by closing the connection, which fails
   // them: no listener on the signal, nor a signal for recvAll to race each
   // read against (in load mode those cost a tenth of the rate on Deno).
-  const cancel = options.signal;
   const signal = controller.signal;
   let timedOut = false;
   let conn: Conn | undefined;
@@ -301,9 +366,14 @@ export async function exchange(
     const sent = message.length && await conn.write(message);
     if (sent < message.length) await sendAll(conn, message.subarray(sent));
     op = "read";
-    const reply = new Uint8Array(length);
-    const got = length && await conn.read(reply);
-    if (got !== length) await recvRest(conn, reply, got);
+    let reply: Uint8Array;
+    if (plan.framing === "fixed") {
+      reply = new Uint8Array(length);
+      const got = length && await conn.read(reply);
+      if (got !== length) await recvRest(conn, reply, got);
+    } else {
+      reply = await readFramed(plan.framing, new FrameReader(conn, { limit: plan.maxMessage }));
+    }
     if (expected && !equalBytes(reply, expected)) throw new UnexpectedReplyError(reply, expected);
     return reply;
   } catch (err) {

@@ -49,6 +49,8 @@ import {
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
 import { Burst } from "./internal/burst.ts";
 import { toBytes } from "./internal/bytes.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { DEFAULT_MAX_MESSAGE, frame, type Framing, readFramed } from "./framing.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
 
 /** Options for {@linkcode serve}. Durations are in milliseconds. Where it
@@ -74,8 +76,19 @@ export interface ServeOptions {
    * Each connection's handshake is part of its exchange: inside its
    * `timeout`, never holding the accept loop. */
   tls?: TlsServerOptions;
-  /** How many octets each client sends. Default 16. */
+  /** How each client's message, and the reply, are delimited: `fixed`
+   * (the default: `messageLength` octets), `line` (up to a newline; the
+   * reply gets one if it has none) or `u32` (a 4-byte big-endian length
+   * first; the reply gets its own). */
+  framing?: Framing;
+  /** How many octets each client sends, with `framing` `fixed`. Default
+   * 16. */
   messageLength?: number;
+  /** With `framing` `line` or `u32`: the longest line or frame a client
+   * may send, in octets. A longer one is a failure (`LimitExceededError`),
+   * found before its bytes are buffered, and the connection is closed.
+   * Default 65,536. */
+  maxMessage?: number;
   /** The reply, as text (UTF-8) or bytes. Default `Farewell, client`. */
   reply?: string | Uint8Array;
   /** The deadline: a connection whose exchange (its whole message, then
@@ -119,15 +132,18 @@ export type ServerEvent =
   | {
     type: "failed";
     peer: string;
+    /** Octets received from the peer. */
     bytes: number;
-    expected: number;
+    /** Octets expected: `null` with `framing` `line` or `u32`, where the
+     * message's length is its own to tell. */
+    expected: number | null;
     error: Error;
   }
   | {
     type: "timeout";
     peer: string;
     bytes: number;
-    expected: number;
+    expected: number | null;
     timeout: number;
     /** Set when the peer had not finished its TLS handshake. */
     stage?: "handshake";
@@ -186,6 +202,8 @@ export interface Server<A extends NetAddr = NetAddr> {
 /** One connection being served; also the reader that counts its bytes. */
 class Exchange implements Reader, Timed {
   received = 0;
+  /** The message is in: the reply is being written. */
+  replying = false;
   /** Why the server closed it before it finished, if it did. */
   cut?: "timeout" | "shutdown";
   /** Its TLS handshake has started and not finished. */
@@ -220,8 +238,11 @@ const BACKOFF_MAX = 1000;
 /** How long the cap, or skipped connections, must go unhit before the
  * burst is logged as over. */
 const QUIET = 1000;
-/** The longest message a server reads: each connection allocates one. */
+/** The longest fixed-length message a server reads: each connection
+ * allocates one. */
 const MAX_MESSAGE_LENGTH = 1 << 20;
+/** The highest `maxMessage`: a line or frame is buffered whole. */
+const MAX_FRAMED_LENGTH = 1 << 30;
 /** The most a lingering close reads and discards. */
 const LINGER_BYTES = 1 << 20;
 
@@ -257,9 +278,15 @@ export type ServedAddr<O> = O extends { listener: Listener<infer A> } ? A : Addr
 export async function serve<O extends ServeOptions = ServeOptions>(
   options: O = {} as O,
 ): Promise<Server<ServedAddr<O>>> {
+  const framing = options.framing ?? "fixed";
+  if (framing !== "fixed" && options.messageLength !== undefined) {
+    throw new RangeError(`messageLength is for framing "fixed"; "${framing}" messages tell theirs`);
+  }
   const settings: Settings = {
+    framing,
     length: options.messageLength ?? MESSAGE_LENGTH,
-    reply: toBytes(options.reply ?? DEFAULT_REPLY),
+    maxMessage: options.maxMessage ?? DEFAULT_MAX_MESSAGE,
+    reply: frame(framing, toBytes(options.reply ?? DEFAULT_REPLY)),
     timeout: options.timeout ?? DEFAULT_TIMEOUT,
     linger: options.linger ?? DEFAULT_LINGER,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -267,6 +294,7 @@ export async function serve<O extends ServeOptions = ServeOptions>(
     story: options.events !== "problems",
   };
   checkWhole("messageLength", settings.length, 0, MAX_MESSAGE_LENGTH);
+  checkWhole("maxMessage", settings.maxMessage, 1, MAX_FRAMED_LENGTH);
   checkDuration("timeout", settings.timeout);
   checkDuration("linger", settings.linger, true);
   checkWhole("maxConnections", settings.maxConnections, 1);
@@ -327,7 +355,12 @@ function guarded(onEvent: (event: ServerEvent) => void): (event: ServerEvent) =>
 
 /** {@linkcode ServeOptions}, checked, with their defaults. */
 interface Settings {
+  framing: Framing;
+  /** The message's length, with framing `fixed`. */
   length: number;
+  /** The longest line or frame, with framing `line` or `u32`. */
+  maxMessage: number;
+  /** The reply as it goes on the wire, framed. */
   reply: Uint8Array;
   timeout: number;
   linger: number;
@@ -475,16 +508,24 @@ class Serving implements Server {
       // A message nearly always comes in one segment, and a reply fits the
       // socket's buffer: one plain read and one write usually do (no
       // counting reader, no recvAll loop, no async call per connection).
-      const message = new Uint8Array(length);
-      const n = length && await conn.read(message);
-      x.received = n ?? 0;
-      if (n !== length) {
-        // A message in pieces: the peer is named now, while it can be (it
-        // may reset before the rest; Node and Bun forget it then).
-        if (n) x.peer();
-        await recvRest(x, message, n);
+      let message: Uint8Array;
+      const framing = this.#s.framing;
+      if (framing === "fixed") {
+        message = new Uint8Array(length);
+        const n = length && await conn.read(message);
+        x.received = n ?? 0;
+        if (n !== length) {
+          // A message in pieces: the peer is named now, while it can be (it
+          // may reset before the rest; Node and Bun forget it then).
+          if (n) x.peer();
+          await recvRest(x, message, n);
+        }
+      } else {
+        if (this.#s.emit) x.peer(); // Named while it can be: it may reset mid-message.
+        message = await readFramed(framing, new FrameReader(x, { limit: this.#s.maxMessage }));
       }
       story?.({ type: "message", peer, message });
+      x.replying = true;
       const reply = this.#s.reply;
       const sent = reply.length && await conn.write(reply);
       if (sent < reply.length) await sendAll(conn, reply.subarray(sent));
@@ -542,7 +583,8 @@ class Serving implements Server {
   /** Counts and logs an exchange that did not finish, and closes it. Out
    * of #serveConn, which every connection runs: its frame stays small. */
   #fail(x: Exchange, err: unknown): void {
-    const { length, emit } = this.#s;
+    const { emit } = this.#s;
+    const length = this.#s.framing === "fixed" ? this.#s.length : null;
     this.#live.delete(x);
     const remote = x.peer(); // Before closing.
     closeQuietly(x.conn);
@@ -556,7 +598,7 @@ class Serving implements Server {
         timeout: this.#s.timeout,
         ...(x.handshaking ? { stage: "handshake" as const } : {}),
       });
-    } else if (!x.cut && length > 0 && x.received === 0 && !remote) {
+    } else if (!x.cut && length !== 0 && x.received === 0 && !remote) {
       // Reset before a byte came, and before its peer could be named: the
       // connections Deno's accept fails (ENOTCONN) and skips.
       this.#skip(err);
@@ -573,7 +615,7 @@ class Serving implements Server {
         expected: length,
         error: x.cut === "shutdown"
           ? new Error("cut off by shutdown")
-          : toNetError(err, x.received < length ? "read" : "write", remote) as Error,
+          : toNetError(err, x.replying ? "write" : "read", remote) as Error,
       });
     }
   }

@@ -9,17 +9,20 @@
  */
 
 import { serve, type ServeOptions, type ServerEvent, type ServerStats } from "./serve.ts";
-import { formatAddr, NetError, rawCode } from "./net.ts";
+import { formatAddr, type NetAddr, NetError, rawCode } from "./net.ts";
 import { DEFAULT_GRACE } from "./protocol.ts";
 import { args } from "./runtime/deno.ts";
 import {
   parseCommandLine,
   parseCount,
+  parseFramedText,
+  parseFraming,
   parseSeconds,
-  parseTarget,
-  parseText,
+  parseWhere,
   UsageError,
 } from "./cli/args.ts";
+import { LimitExceededError } from "./frame_reader.ts";
+import { IncompleteReadError } from "./recv_all.ts";
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { stdoutLog } from "./cli/log.ts";
@@ -41,11 +44,17 @@ that sent extra bytes read the reply (--linger), and on SIGINT, SIGTERM or
 SIGHUP stops accepting, lets open exchanges finish and exits.
 
 usage: ${name} [HOST[:PORT]] [-p PORT] [options]
+       ${name} --unix PATH [options]
 
   HOST                   address to listen on (default 127.0.0.1; 0.0.0.0 or
                          :: for every interface; IPv6 as ::1 or [::1])
   -p, --port PORT        port (default 1060; 0 picks a free one); HOST:PORT
                          gives both
+  --unix PATH            listen on a Unix domain socket instead: the socket
+                         file PATH is made (a stale one, that nothing listens
+                         on, is replaced; any other file there is an error
+                         and left as it is) and removed on exit; Deno needs
+                         --allow-read and --allow-write for its directory
   --timeout SECONDS      read deadline per connection (default 10)
   --linger SECONDS       after the reply, how long to wait for the client to
                          close before closing (default 2; 0: close at once)
@@ -55,6 +64,14 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
   --message-length N     octets to read from each client (default 16)
   --reply TEXT           the reply (default 'Farewell, client'); \\n, \\r, \\t,
                          \\\\ and \\xHH are escapes
+  --framing fixed|line|u32
+                         how each message and the reply are delimited: a
+                         fixed length (default), a line (the reply gets a
+                         newline if it has none), or a 4-byte big-endian
+                         length first
+  --max-message N        with line or u32, the longest line or frame a
+                         client may send (default 65536); a longer one is
+                         logged and closed, never buffered
   --tls-cert FILE        serve over TLS with this certificate (PEM; the
                          chain after it); needs --tls-key
   --tls-key FILE         the certificate's private key (PEM, unencrypted)
@@ -68,25 +85,70 @@ examples:
   ${name}                            127.0.0.1:1060, the tutorial's story
   ${name} 0.0.0.0:8060 -q            every interface, port 8060, problems only
   ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
+  ${name} --framing line             one line in, 'Farewell, client\\n' out
+  ${name} --unix /tmp/sixteen.sock   a Unix domain socket
   ${name} --tls-cert cert.pem --tls-key key.pem
                                      over TLS (Deno: --allow-read=cert.pem,key.pem)
 
 exit status:
   0    stopped on a signal, after the open exchanges
-  1    cannot listen (address in use, permission denied, a TLS key that
-       does not match its certificate...), a --tls-cert or --tls-key file
-       that cannot be read or is not PEM, or the listening socket failed
+  1    cannot listen (address in use, permission denied, a file in the way
+       of --unix, a TLS key that does not match its certificate...), a
+       --tls-cert or --tls-key file that cannot be read or is not PEM, or
+       the listening socket failed
   2    usage error
   130  a second signal during shutdown`;
 }
 
+/** Accept errors that say a resource ran out: what happened, in the same
+ * words on every runtime, and what to do. (Only Deno reports them: Node's
+ * event loop closes the connections it cannot accept, Bun's leaves them
+ * waiting, and neither says so.) */
+const OUT_OF = new Map<string | undefined, [string, string]>([
+  ["EMFILE", ["too many open files", "raise the limit (ulimit -n) or lower --max-connections"]],
+  ["ENFILE", [
+    "the system has too many open files",
+    "raise its limit (fs.file-max) or lower --max-connections",
+  ]],
+  ["ENOBUFS", ["out of memory", "lower --max-connections"]],
+  ["ENOMEM", ["out of memory", "lower --max-connections"]],
+]);
+
 /** What the command line logs: the server's events and its own. */
 export type LogEvent =
   | ServerEvent
-  | { type: "listening"; addr: string }
+  | { type: "listening"; addr: string; transport: NetAddr["transport"] }
   | { type: "shutdown"; signal: string; open: number; grace: number }
   | { type: "log-dropped"; count: number }
-  | ({ type: "stopped"; logLinesDropped: number } & ServerStats);
+  | ({ type: "stopped"; logLinesDropped: number; transport: NetAddr["transport"] } & ServerStats);
+
+/**
+ * Why an exchange failed, in a log line's words.
+ *
+ * @param error What failed it.
+ * @param bytes Octets received.
+ * @param expected Octets expected (`null`: a line or a frame).
+ * @returns The reason, without the peer.
+ */
+function failure(error: Error, bytes: number, expected: number | null): string {
+  if (error instanceof NetError && error.op === "handshake") {
+    return `TLS handshake failed: ${error.reason}`;
+  }
+  if (error instanceof NetError) {
+    return `${error.reason} after ${bytes} ${
+      expected === null ? "octets" : `of ${expected} octets`
+    }`;
+  }
+  if (error instanceof LimitExceededError) {
+    return error.declared === null
+      ? `sent more than --max-message ${error.limit} octets without a newline`
+      : `sent a ${error.declared}-octet frame, more than --max-message ${error.limit}`;
+  }
+  if (error instanceof IncompleteReadError && error.expected === null) {
+    return `socket closed ${error.partial.length} bytes into a line, before its newline`;
+  }
+  return error.message;
+}
 
 /**
  * Formats a log event as the tutorial's lines, or as one JSON object with
@@ -130,26 +192,22 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "replied":
       return "Reply sent, socket closed";
     case "failed":
-      return `${event.peer}: ${
-        !(event.error instanceof NetError)
-          ? event.error.message
-          : event.error.op === "handshake"
-          ? `TLS handshake failed: ${event.error.reason}`
-          : `${event.error.reason} after ${event.bytes} of ${event.expected} octets`
-      }; closed`;
+      return `${event.peer}: ${failure(event.error, event.bytes, event.expected)}; closed`;
     case "timeout":
       return event.stage === "handshake"
         ? `${event.peer} did not finish its TLS handshake in ${event.timeout / 1000} s; closed`
-        : `${event.peer} sent ${event.bytes} of ${event.expected} octets in ${
-          event.timeout / 1000
-        } s; closed`;
+        : `${event.peer} sent ${event.bytes} ${
+          event.expected === null ? "octets, not a whole message," : `of ${event.expected} octets`
+        } in ${event.timeout / 1000} s; closed`;
     case "cap-reached":
       return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
         "new ones wait to be accepted";
     case "cap-released":
       return `No longer at the connection cap (${event.open} open)`;
-    case "accept-error":
-      return `Accept failed: ${event.error.message}; retrying with back-off up to 1 s`;
+    case "accept-error": {
+      const [what, todo] = OUT_OF.get(rawCode(event.error)) ?? [event.error.message];
+      return `Accept failed: ${what}; retrying with back-off up to 1 s${todo ? ` — ${todo}` : ""}`;
+    }
     case "accept-resumed":
       return "Accepting again after accept errors";
     case "accept-skipped":
@@ -180,12 +238,15 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
 export async function main(argv: string[], name = "server"): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     port: { type: "string", short: "p" },
+    unix: { type: "string" },
     timeout: { type: "string" },
     linger: { type: "string" },
     "max-connections": { type: "string" },
     grace: { type: "string" },
     "message-length": { type: "string" },
     reply: { type: "string" },
+    framing: { type: "string" },
+    "max-message": { type: "string" },
     log: { type: "string" },
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
@@ -199,12 +260,19 @@ export async function main(argv: string[], name = "server"): Promise<number> {
   }
   const format = values.log ?? "human";
   const grace = values.grace === undefined ? DEFAULT_GRACE : parseSeconds("grace", values.grace);
-  const where = parseTarget(
+  const where = parseWhere(
+    values.unix,
     positionals[0],
     values.port,
     "an address such as 127.0.0.1, or 0.0.0.0 for every interface",
     true,
   );
+  const framing = parseFraming(
+    values.framing,
+    values["message-length"] === undefined ? undefined : "message-length",
+    values["max-message"] !== undefined,
+  );
+  const transport = where.transport;
   const options: ServeOptions = {
     ...where,
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
@@ -212,10 +280,14 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     maxConnections: values["max-connections"] === undefined
       ? undefined
       : parseCount("max-connections", values["max-connections"]),
+    framing,
     messageLength: values["message-length"] === undefined
       ? undefined
       : parseCount("message-length", values["message-length"], 0, 1 << 20),
-    reply: values.reply === undefined ? undefined : parseText("reply", values.reply),
+    maxMessage: values["max-message"] === undefined
+      ? undefined
+      : parseCount("max-message", values["max-message"], 1, 1 << 30),
+    reply: values.reply === undefined ? undefined : parseFramedText("reply", values.reply, framing),
     tls: await serverTls(values),
   };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
@@ -226,13 +298,18 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       events: values.quiet ? "problems" : "all",
       onEvent: log,
     });
-    log({ type: "listening", addr: formatAddr(server.addr) });
-    const stopSignals = onStopSignals((signal) => {
+    log({ type: "listening", addr: formatAddr(server.addr), transport });
+    const stopSignals = onStopSignals("server", (signal) => {
       log({ type: "shutdown", signal, open: server.stats.open, grace });
       server.shutdown(grace);
-    });
+    }, () => `${plural(server.stats.open, "open connection")} cut short`);
     try {
-      log({ type: "stopped", ...await server.finished, logLinesDropped: out.dropped });
+      log({
+        type: "stopped",
+        ...await server.finished,
+        logLinesDropped: out.dropped,
+        transport,
+      });
       return EXIT.OK;
     } finally {
       stopSignals();

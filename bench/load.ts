@@ -27,6 +27,10 @@
  * node:net waits for the client's end of stream), so the project's servers
  * can be compared with the same work.
  *
+ * The `--unix` rows are the project's servers on a Unix domain socket (a
+ * socket file in the run's temporary folder), driven by the same C load
+ * generator over `AF_UNIX`; their ratios are to the same server over TCP.
+ *
  * With `--soak N` it runs only this: each project server (Deno, Node, Bun)
  * fresh, driven with `concurrency` in flight until N exchanges have
  * succeeded, and its open descriptors and RSS before and after (what a
@@ -132,8 +136,9 @@ const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8
 
 interface ServerSpec {
   name: string;
-  /** A program that prints `Listening at HOST:PORT` first. `flags` go to
-   * the project's servers only (the baselines have none). */
+  /** A program that prints `Listening at HOST:PORT` (or a socket's path)
+   * first. `flags` go to the project's servers only (the baselines have
+   * none). */
   command: (flags: string[]) => string[];
   /** The name of the server it is compared with. */
   baseline?: string;
@@ -143,15 +148,26 @@ interface ServerSpec {
   tls?: boolean;
 }
 
+/** A Unix row's socket file, in the run's temporary folder. */
+const socketFile = (name: string) => join(build, `${name}.sock`);
+const PROJECT_DENO = "tcp-sixteen server.ts -q (Deno)";
+const PROJECT_NODE = "npm tcp-sixteen-server -q (Node)";
+const PROJECT_BUN = "npm tcp-sixteen-server -q (Bun)";
 const BASELINE_DENO = "baseline_deno.ts (Deno.listen)";
 const BASELINE_NODE = "baseline_node.mjs (node:net)";
 const BASELINE_BUN = "baseline_bun.mjs (Bun.listen)";
 const C_SERVER = "C epoll server";
 const bunServers: ServerSpec[] = [
   {
-    name: "npm tcp-sixteen-server -q (Bun)",
+    name: PROJECT_BUN,
     command: (flags) => [bun, npmBin("server"), "-q", "-p", "0", ...flags],
     baseline: BASELINE_BUN,
+  },
+  {
+    name: "npm tcp-sixteen-server -q --unix (Bun)",
+    command: (flags) => [bun, npmBin("server"), "-q", "--unix", socketFile("bun"), ...flags],
+    baseline: PROJECT_BUN,
+    noIdle: true,
   },
   { name: BASELINE_BUN, command: () => [bun, here("baseline_bun.mjs"), "0"] },
   {
@@ -171,7 +187,7 @@ const bunServers: ServerSpec[] = [
 ];
 const allServers: ServerSpec[] = [
   {
-    name: "tcp-sixteen server.ts -q (Deno)",
+    name: PROJECT_DENO,
     command: (
       flags,
     ) => [deno, "run", "--allow-net", here("../server.ts"), "-q", "-p", "0", ...flags],
@@ -201,9 +217,32 @@ const allServers: ServerSpec[] = [
     command: () => [deno, "run", "--allow-net", here("baseline_deno.ts"), "0"],
   },
   {
-    name: "npm tcp-sixteen-server -q (Node)",
+    name: "server.ts -q --unix (Deno)",
+    command: (flags) => [
+      deno,
+      "run",
+      "--allow-net",
+      `--allow-read=${build}`,
+      `--allow-write=${build}`,
+      here("../server.ts"),
+      "-q",
+      "--unix",
+      socketFile("deno"),
+      ...flags,
+    ],
+    baseline: PROJECT_DENO,
+    noIdle: true,
+  },
+  {
+    name: PROJECT_NODE,
     command: (flags) => [node, npmBin("server"), "-q", "-p", "0", ...flags],
     baseline: BASELINE_NODE,
+  },
+  {
+    name: "npm tcp-sixteen-server -q --unix (Node)",
+    command: (flags) => [node, npmBin("server"), "-q", "--unix", socketFile("node"), ...flags],
+    baseline: PROJECT_NODE,
+    noIdle: true,
   },
   { name: BASELINE_NODE, command: () => [node, here("baseline_node.mjs"), "0"] },
   ...(hasBun ? bunServers : []),
@@ -333,14 +372,17 @@ function generate(command: string[], idleConnections = 0): Promise<Summary> {
   );
 }
 
-const loadgen = (port: string, inFlight: string, holdIdle = 0) =>
-  generate([cLoadgen, "127.0.0.1", port, inFlight, seconds, String(holdIdle)], holdIdle);
+/** Where a server listens, as the C load generator takes it: `127.0.0.1`
+ * and the port, or a socket's path and `-`. */
+type Where = [string, string];
+const loadgen = (where: Where, inFlight: string, holdIdle = 0) =>
+  generate([cLoadgen, ...where, inFlight, seconds, String(holdIdle)], holdIdle);
 /** The TLS rows' client: the project's load mode, on Bun (the fastest of
  * the three here), trusting the certificate. */
 const tlsClient = hasBun
   ? [bun, npmBin("client")]
   : [deno, "run", "--allow-net", `--allow-read=${cert}`, here("../client.ts")];
-async function tlsLoad(port: string, inFlight: string): Promise<Summary> {
+async function tlsLoad([, port]: Where, inFlight: string): Promise<Summary> {
   const args = ["-p", port, "--tls-ca", cert, "--duration", seconds, "--concurrency", inFlight];
   const summary = await generate([...tlsClient, ...args, "--json", "--no-progress"]) as
     & Summary
@@ -357,7 +399,7 @@ const clients: { name: string; command: string[] }[] = [
   { name: "npm tcp-sixteen-client (Node)", command: [node, npmBin("client")] },
   ...(hasBun ? [{ name: "npm tcp-sixteen-client (Bun)", command: [bun, npmBin("client")] }] : []),
 ];
-const client = (command: string[], port: string) =>
+const client = (command: string[], [, port]: Where) =>
   generate([
     ...command,
     "-p",
@@ -385,16 +427,20 @@ function memoryMB(pid: number, field: "VmHWM" | "VmRSS"): number {
   return Number(status.match(new RegExp(`^${field}:\\s*(\\d+) kB`, "m"))![1]) / 1024;
 }
 
-/** Starts a fresh server, runs `body` with its port and pid, kills it. */
+/** Starts a fresh server, runs `body` with where it listens and its pid,
+ * kills it. */
 async function withServer<T>(
   server: ServerSpec,
   flags: string[],
-  body: (port: string, pid: number) => Promise<T>,
+  body: (where: Where, pid: number) => Promise<T>,
 ): Promise<T> {
   const child = start(server.command(flags));
   try {
-    const [, port] = await firstMatch(child, /Listening at 127\.0\.0\.1:(\d+)/);
-    return await body(port, child.pid!);
+    const [, port, path] = await firstMatch(
+      child,
+      /Listening at (?:127\.0\.0\.1:(\d+)|(\/\S+))/,
+    );
+    return await body(path ? [path, "-"] : ["127.0.0.1", port], child.pid!);
   } finally {
     child.kill("SIGKILL");
   }
@@ -415,10 +461,10 @@ interface Round {
  * (timed for CPU). */
 function round(server: ServerSpec): Promise<Round> {
   const drive = server.tls ? tlsLoad : loadgen;
-  return withServer(server, [], async (port, pid) => {
-    const single = await drive(port, "1");
+  return withServer(server, [], async (where, pid) => {
+    const single = await drive(where, "1");
     const before = cpuUs(pid);
-    const many = await drive(port, concurrency);
+    const many = await drive(where, concurrency);
     const cpu = (cpuUs(pid) - before) / many.succeeded;
     const rss = memoryMB(pid, "VmHWM");
     return {
@@ -437,9 +483,9 @@ function round(server: ServerSpec): Promise<Round> {
 /** One round of the load modes on a fresh C server: the C generator, then
  * each runtime's client; exchanges/s of each, and the failures. */
 function clientRound(): Promise<{ rates: number[]; failed: number }> {
-  return withServer({ name: C_SERVER, command: () => [cServer, "0"] }, [], async (port) => {
-    const runs = [await loadgen(port, concurrency)];
-    for (const c of clients) runs.push(await client(c.command, port));
+  return withServer({ name: C_SERVER, command: () => [cServer, "0"] }, [], async (where) => {
+    const runs = [await loadgen(where, concurrency)];
+    for (const c of clients) runs.push(await client(c.command, where));
     return {
       rates: runs.map((r) => r.ratePerSecond),
       failed: runs.reduce((a, r) => a + r.failed, 0),
@@ -486,14 +532,14 @@ async function soak(total: number): Promise<void> {
   console.log("| --- | ---: | ---: | ---: | --- | --- | ---: |");
   const soaked = servers.filter((s) => s.baseline && !s.tls && !s.name.includes("--linger"));
   for (const server of soaked) {
-    const line = await withServer(server, [], async (port, pid) => {
-      await loadgen(port, "1"); // What the runtime opens once is open.
+    const line = await withServer(server, [], async (where, pid) => {
+      await loadgen(where, "1"); // What the runtime opens once is open.
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const [fd0, rss0] = [descriptors(pid), memoryMB(pid, "VmRSS")];
       let done = 0, failed = 0;
       const started = performance.now();
       while (done < total) {
-        const s = await loadgen(port, concurrency);
+        const s = await loadgen(where, concurrency);
         done += s.succeeded;
         failed += s.failed;
       }
@@ -533,8 +579,8 @@ try {
       // tens of thousands of sockets in TIME_WAIT (earlier runs, other
       // jobs), each connect() hunts for a free port and opening 10,000
       // can take minutes.
-      const line = await withServer(server, flags, async (port, pid) => {
-        const s = await loadgen(port, "1", idle);
+      const line = await withServer(server, flags, async (where, pid) => {
+        const s = await loadgen(where, "1", idle);
         const failed = s.failed ? ` (${s.failed} failed)` : "";
         return `| ${server.name}${failed} | ${n0(s.idleOpenMs!)} | ${n0(s.p50Us!)} | ` +
           `${n0(s.p99Us!)} | ${n1(memoryMB(pid, "VmRSS"))} | ${n1(memoryMB(pid, "VmHWM"))} |`;

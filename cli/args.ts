@@ -12,9 +12,10 @@
  * @module
  */
 
-import { bareHost, type TcpAddr } from "../net.ts";
+import { bareHost, checkUnixPath, type TcpAddr, type UnixAddr } from "../net.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../protocol.ts";
 import { MAX_DELAY, range } from "../internal/checks.ts";
+import { type Framing, FRAMINGS } from "../framing.ts";
 
 /** The command line is wrong; the message says how. */
 export class UsageError extends Error {
@@ -183,6 +184,56 @@ export function parseTarget(
 }
 
 /**
+ * Where to listen or connect when `--unix PATH` is given: a Unix domain
+ * socket, in place of the HOST argument and `-p`.
+ *
+ * @param path The `--unix` flag's value.
+ * @param host The HOST argument, if given (it must not be).
+ * @param port The `-p` flag's value, if given (it must not be).
+ * @returns The socket's address.
+ * @throws {UsageError} If HOST or `-p` is given too, or the path is empty
+ * or too long for a Unix socket.
+ */
+export function parseUnix(
+  path: string,
+  host: string | undefined,
+  port: string | undefined,
+): UnixAddr {
+  if (host !== undefined || port !== undefined) {
+    throw new UsageError("--unix PATH replaces HOST and -p: give one or the other");
+  }
+  try {
+    checkUnixPath(path);
+  } catch (err) {
+    throw new UsageError(`--unix: ${(err as Error).message}`);
+  }
+  return { transport: "unix", path };
+}
+
+/**
+ * Where to listen or connect, from the command line: the Unix domain socket
+ * of `--unix PATH`, or else the HOST argument and `-p`.
+ *
+ * @param unix The `--unix` flag's value, if given.
+ * @param host The HOST argument, if given.
+ * @param port The `-p` flag's value, if given.
+ * @param what What the host is for, for the message.
+ * @param zero Whether port 0 is allowed.
+ * @returns The address.
+ * @throws {UsageError} If it is wrong (see {@linkcode parseUnix} and
+ * {@linkcode parseTarget}).
+ */
+export function parseWhere(
+  unix: string | undefined,
+  host: string | undefined,
+  port: string | undefined,
+  what: string,
+  zero: boolean,
+): TcpAddr | UnixAddr {
+  return unix === undefined ? parseTarget(host, port, what, zero) : parseUnix(unix, host, port);
+}
+
+/**
  * Parses a number of seconds into milliseconds.
  *
  * @param flag The flag's name, for the message.
@@ -263,4 +314,57 @@ export function parseText(flag: string, text: string): Uint8Array {
     }
   }
   return new Uint8Array(bytes);
+}
+
+/**
+ * Parses `--framing`, and checks the flags that belong to one framing: a
+ * length (`--message-length`, `--reply-length`) is for `fixed`,
+ * `--max-message` for `line` and `u32`.
+ *
+ * @param text The flag's value, if given.
+ * @param lengthFlag The flag that sets a length, if it was given.
+ * @param maxMessage Whether `--max-message` was given.
+ * @returns The framing; `fixed` when not given.
+ * @throws {UsageError} If it is not a framing, or a flag does not fit it.
+ */
+export function parseFraming(
+  text: string | undefined,
+  lengthFlag: string | undefined,
+  maxMessage: boolean,
+): Framing {
+  const framing = text ?? "fixed";
+  if (!(FRAMINGS as readonly string[]).includes(framing)) {
+    throw new UsageError(`--framing takes ${FRAMINGS.join(", ")}, got '${framing}'`);
+  }
+  if (framing !== "fixed" && lengthFlag) {
+    throw new UsageError(
+      `--${lengthFlag} is for --framing fixed: a line or a frame tells its own length`,
+    );
+  }
+  if (framing === "fixed" && maxMessage) {
+    throw new UsageError("--max-message is for --framing line or u32");
+  }
+  return framing as Framing;
+}
+
+/**
+ * Parses a message that goes on the wire framed: with `--framing line` it
+ * is one line, so a newline may only end it.
+ *
+ * @param flag The flag's name, for the message.
+ * @param text The flag's value.
+ * @param framing How it is framed.
+ * @returns The bytes, as {@linkcode parseText} reads them.
+ * @throws {UsageError} If an escape is wrong, or a line holds a newline
+ * before its end.
+ */
+export function parseFramedText(flag: string, text: string, framing: Framing): Uint8Array {
+  const bytes = parseText(flag, text);
+  const newline = bytes.indexOf(0x0a);
+  if (framing === "line" && newline !== -1 && newline !== bytes.length - 1) {
+    throw new UsageError(
+      `--${flag} holds a newline before its end: with --framing line it is one line`,
+    );
+  }
+  return bytes;
 }

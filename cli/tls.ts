@@ -15,6 +15,7 @@ import {
 } from "../tls.ts";
 import { readTextFile } from "../runtime/deno.ts";
 import { type Flag, UsageError } from "./args.ts";
+import { Failure } from "./run.ts";
 
 /** The server's TLS flags, for its parser. */
 export const SERVER_TLS_FLAGS = {
@@ -29,20 +30,8 @@ export const CLIENT_TLS_FLAGS = {
   "tls-servername": { type: "string" },
 } as const satisfies Record<string, Flag>;
 
-/** A file a TLS flag names cannot be used: missing, unreadable, not
- * allowed (Deno), or not PEM of its kind. The message is the program's one
- * line. */
-export class TlsFileError extends Error {
-  /**
-   * Builds the error.
-   *
-   * @param message What is wrong, and what to do.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "TlsFileError";
-  }
-}
+/** TLS with `--unix`. */
+const OVER_TCP = "TLS is served over TCP: give HOST and -p, not --unix";
 
 /** A flag, the file it names, and what the file must hold. */
 type PemFile = [flag: string, path: string, kind: "certificate" | "key"];
@@ -69,7 +58,7 @@ function unreadable(err: unknown): string {
  *
  * @param files Each flag, its path, and what the file must hold.
  * @returns Each file's text, in order.
- * @throws {TlsFileError} If one cannot be read or is not PEM of its kind.
+ * @throws {Failure} If one cannot be read or is not PEM of its kind.
  */
 async function readPems(files: PemFile[]): Promise<string[]> {
   const read = await Promise.allSettled(files.map(([, path]) => readTextFile(path)));
@@ -79,14 +68,15 @@ async function readPems(files: PemFile[]): Promise<string[]> {
     const result = read[i];
     if (result.status === "rejected") {
       if (rawCode(result.reason) === "ENOTCAPABLE") {
-        throw new TlsFileError(
-          `reading ${flag} ${path} is not allowed — run deno with --allow-read=${paths}`,
+        throw new Failure(
+          `reading ${flag} ${path} is not allowed`,
+          `run deno with --allow-read=${paths}`,
         );
       }
-      throw new TlsFileError(`cannot read ${flag} ${path}: ${unreadable(result.reason)}`);
+      throw new Failure(`cannot read ${flag} ${path}: ${unreadable(result.reason)}`);
     }
     const problem = pemProblem(kind, result.value);
-    if (problem) throw new TlsFileError(`${flag} ${path} ${problem}`);
+    if (problem) throw new Failure(`${flag} ${path} ${problem}`);
     texts.push(result.value);
   }
   return texts;
@@ -97,11 +87,11 @@ async function readPems(files: PemFile[]): Promise<string[]> {
  *
  * @param values The parsed `--tls-cert` and `--tls-key`.
  * @returns The certificate and key, or `undefined` for plain TCP.
- * @throws {UsageError} If only one of the two is given.
- * @throws {TlsFileError} If a file cannot be read or is not PEM.
+ * @throws {UsageError} If only one of the two is given, or with `--unix`.
+ * @throws {Failure} If a file cannot be read or is not PEM.
  */
 export async function serverTls(
-  values: { "tls-cert"?: string; "tls-key"?: string },
+  values: { "tls-cert"?: string; "tls-key"?: string; unix?: string },
 ): Promise<TlsServerOptions | undefined> {
   const cert = values["tls-cert"];
   const key = values["tls-key"];
@@ -109,6 +99,7 @@ export async function serverTls(
   if (cert === undefined || key === undefined) {
     throw new UsageError("--tls-cert and --tls-key go together: give both, or neither");
   }
+  if (values.unix !== undefined) throw new UsageError(OVER_TCP);
   const [certText, keyText] = await readPems([
     ["--tls-cert", cert, "certificate"],
     ["--tls-key", key, "key"],
@@ -122,11 +113,12 @@ export async function serverTls(
  *
  * @param values The parsed `--tls`, `--tls-ca` and `--tls-servername`.
  * @returns The TLS option, or `undefined` for plain TCP.
- * @throws {UsageError} If `--tls-servername` is given without TLS, or empty.
- * @throws {TlsFileError} If the CA file cannot be read or is not PEM.
+ * @throws {UsageError} If `--tls-servername` is given without TLS, or empty,
+ * or TLS with `--unix`.
+ * @throws {Failure} If the CA file cannot be read or is not PEM.
  */
 export async function clientTls(
-  values: { tls?: boolean; "tls-ca"?: string; "tls-servername"?: string },
+  values: { tls?: boolean; "tls-ca"?: string; "tls-servername"?: string; unix?: string },
 ): Promise<TlsOption | undefined> {
   const ca = values["tls-ca"];
   const servername = values["tls-servername"];
@@ -134,6 +126,7 @@ export async function clientTls(
     if (servername !== undefined) throw new UsageError("--tls-servername needs --tls or --tls-ca");
     return undefined;
   }
+  if (values.unix !== undefined) throw new UsageError(OVER_TCP);
   if (servername === "") throw new UsageError("--tls-servername needs a name");
   if (ca === undefined && servername === undefined) return true;
   const options: TlsClientOptions = {};

@@ -25,8 +25,10 @@ import type {
   ListenOptions,
   NetAddr,
   TcpAddr,
+  TcpOptions,
+  UnixAddr,
 } from "../net.ts";
-import { addrOf, bareHost, closeQuietly, NetError, rawCode } from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, closeQuietly, NetError, rawCode } from "../net.ts";
 import {
   closedDuringHandshake,
   handshakeError,
@@ -39,16 +41,16 @@ import {
 } from "../tls.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
   type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -129,18 +131,14 @@ interface PendingWrite {
 
 /** A Bun socket with Deno's `read(p)` / `write(p)` shape. */
 class BunConn extends QueuedConn<BunSocket> {
-  /** Our closeWrite(): FIN sent. */
-  #shut = false;
   /** Bun closed the socket: the peer reset, or both sides sent FIN. */
   #gone = false;
   /** Writes waiting for `drain`, in order. */
   #writes: PendingWrite[] = [];
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || this.#gone || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal() ?? (this.#gone ? brokenPipe() : undefined);
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
@@ -163,18 +161,6 @@ class BunConn extends QueuedConn<BunSocket> {
     }
   }
 
-  /** Sends FIN and resolves at once, as Deno's does; reads go on until the
-   * peer's FIN. A write still waiting can never be sent: it fails. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      if (!this.#gone) this.socket.shutdown();
-      this.#failWrites(brokenPipe);
-    }
-    return DONE;
-  }
-
   /** Bun closed the socket: with the peer's error (a reset), or without
    * one (FIN both ways, or our own close). */
   onClose(error?: Error): void {
@@ -184,17 +170,15 @@ class BunConn extends QueuedConn<BunSocket> {
     this.#failWrites(() => isHangUp(error) ? brokenPipe() : error ?? brokenPipe());
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    const unread = this.received.buffered > 0;
-    this.received.close(interrupted);
+  /** A write still waiting can never be sent after FIN: it fails. */
+  protected sendFin(): void {
+    if (!this.#gone) this.socket.shutdown();
+    this.#failWrites(brokenPipe);
+  }
+
+  protected release(unread: boolean): void {
     this.#failWrites(interrupted);
     if (this.#gone) return;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for.
     if (unread) {
       this.socket.shutdown();
       this.socket.terminate();
@@ -277,13 +261,12 @@ function isIP(hostname: string): boolean {
 
 /**
  * Listens for connections over TCP, or on a Unix domain socket
- * (`transport: "unix"`).
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
- * Bun accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Bun accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
  * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
@@ -291,37 +274,60 @@ function isIP(hostname: string): boolean {
  * @throws {NetError} If the address cannot be bound.
  * @throws {RangeError} If the host is empty.
  */
-export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
-  return listenWith(options);
+export async function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  const o: ListenOptions = options;
+  if (o.transport === "unix") {
+    return await listenUnix(o.path, unix) as Listener as Listener<AddrOf<O>>;
+  }
+  return listenAt(await bindable(o), addrOf(o)) as Listener as Listener<AddrOf<O>>;
 }
 
-/** {@linkcode listen}, over TLS with `tls`'s certificate if given. */
-async function listenWith<O extends ListenOptions>(
-  options: O,
-  tls?: TlsServerOptions,
-): Promise<Listener<AddrOf<O>>> {
-  const o: ListenOptions = options;
-  const fail = (err: unknown) =>
-    tls
-      ? tlsListenError(err, addrOf(o), codeOf)
-      : new NetError("listen", codeOf(err), addrOf(o), { cause: err });
-  let where: BunWhere;
-  if (o.transport === "unix") where = { unix: o.path };
-  else {
-    let hostname = bareHost(o.hostname);
-    if (!isIP(hostname)) {
-      // Bound as Deno and Node bind a name: to its first address.
-      const { lookup } = await import("node:dns/promises");
-      try {
-        hostname = (await lookup(hostname)).address;
-      } catch (err) {
-        throw fail(err);
-      }
+/**
+ * A TCP address as `Bun.listen` takes it: a host name looked up, as Deno
+ * and Node bind a name, to its first address.
+ *
+ * @param o Where to listen.
+ * @returns The address.
+ * @throws {NetError} If the name cannot be looked up.
+ */
+async function bindable(o: TcpOptions): Promise<BunWhere> {
+  let hostname = bareHost(o.hostname);
+  if (!isIP(hostname)) {
+    const { lookup } = await import("node:dns/promises");
+    try {
+      hostname = (await lookup(hostname)).address;
+    } catch (err) {
+      throw new NetError("listen", codeOf(err), addrOf(o), { cause: err });
     }
-    where = { hostname, port: o.port };
   }
+  return { hostname, port: o.port };
+}
+
+/** Bun's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    new Promise((resolve) =>
+      resolve(listenAt({ unix: path }, { transport: "unix", path: name }) as Listener<UnixAddr>)
+    ),
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `Bun.listen`.
+ *
+ * @param where Where, as `Bun.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @param tls Over TLS, with this certificate and key.
+ * @returns The listener.
+ * @throws {NetError} If Bun cannot listen there, or (`EKEYMISMATCH`,
+ * `ETLS`) with that certificate and key.
+ */
+function listenAt(where: BunWhere, asked: NetAddr, tls?: TlsServerOptions): Listener {
   // A Unix peer is unnamed (a client does not bind its socket).
-  const ends = o.transport === "unix" ? { local: o.path, remote: "" } : undefined;
+  const ends = asked.transport === "unix" ? { local: asked.path, remote: "" } : undefined;
   let queue: AcceptQueue | undefined;
   try {
     const server = Bun.listen({
@@ -341,14 +347,14 @@ async function listenWith<O extends ListenOptions>(
       },
     });
     queue = new AcceptQueue(
-      "unix" in where
-        ? { transport: "unix", path: where.unix }
-        : { transport: "tcp", hostname: where.hostname, port: server.port },
+      "unix" in where ? asked : { transport: "tcp", hostname: where.hostname, port: server.port },
       () => server.stop(),
     );
-    return queue as Listener as Listener<AddrOf<O>>;
+    return queue;
   } catch (err) {
-    throw fail(err);
+    throw tls
+      ? tlsListenError(err, asked, codeOf)
+      : new NetError("listen", codeOf(err), asked, { cause: err });
   }
 }
 
@@ -382,6 +388,7 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
   const signal = o.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
+    if (o.transport === "unix") checkUnixPath(o.path);
     const [where, socket]: [BunWhere, BunHandlers] = o.transport === "unix"
       ? [{ unix: o.path }, connecting({ local: "", remote: o.path })]
       : [{ hostname: bareHost(o.hostname), port: o.port }, connectingTcp];
@@ -422,9 +429,9 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
  * used (`ETLS`).
  * @throws {RangeError} If the host is empty.
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
-  const { hostname, port, tls } = options;
-  return listenWith({ hostname, port }, tls);
+export async function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  const listener = listenAt(await bindable(options), addrOf(options), options.tls);
+  return listener as Listener as Listener<TcpAddr>;
 }
 
 /** The handlers of every TLS socket we connect: one object for all. */

@@ -11,6 +11,7 @@ import {
   type AddrOf,
   addrOf,
   bareHost,
+  checkUnixPath,
   type Conn,
   type ConnectOptions,
   errorCode,
@@ -31,6 +32,7 @@ import {
   UNKNOWN_TLS,
 } from "../tls.ts";
 import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
+import { type FileKind, listenUnix, type SocketFiles, type UnixRuntime } from "./socket_file.ts";
 
 /** Deno names some failures by class or text instead of a POSIX code. */
 function codeOf(err: unknown): NetErrorCode {
@@ -43,8 +45,10 @@ function codeOf(err: unknown): NetErrorCode {
 
 /**
  * Listens for connections over TCP, or on a Unix domain socket
- * (`transport: "unix"`). Deno's own sockets already have the library's
- * shape (`Deno.TcpConn`, `Deno.UnixConn`).
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says, which needs `--allow-read` and `--allow-write` for
+ * its directory). Deno's own TCP sockets already have the library's shape
+ * (`Deno.TcpConn`).
  *
  * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
@@ -67,11 +71,11 @@ function codeOf(err: unknown): NetErrorCode {
  * ```
  */
 export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
+  if (options.transport === "unix") {
+    return listenUnix(options.path, unix) as Promise<Listener> as Promise<Listener<AddrOf<O>>>;
+  }
   try {
-    const listener = options.transport === "unix"
-      ? unixListener(Deno.listen({ transport: "unix", path: options.path }))
-      // Deno's TCP sockets are the library's shape as they are.
-      : Deno.listen({ hostname: bareHost(options.hostname), port: options.port });
+    const listener = Deno.listen({ hostname: bareHost(options.hostname), port: options.port });
     return Promise.resolve(listener as unknown as Listener<AddrOf<O>>);
   } catch (err) {
     if (err instanceof RangeError) return Promise.reject(err);
@@ -103,11 +107,15 @@ export function listen<O extends ListenOptions>(options: O): Promise<Listener<Ad
  * ```
  */
 export async function connect<O extends ConnectOptions>(options: O): Promise<Conn<AddrOf<O>>> {
+  if (options.transport === "unix") checkUnixPath(options.path);
   try {
     const conn = options.transport === "unix"
       // Deno.connect takes no signal for Unix sockets: a connect to a
-      // local socket does not wait on the network.
-      ? unixConn(await Deno.connect({ transport: "unix", path: options.path }))
+      // local socket does not wait on the network. The server is named by
+      // the path dialed (the kernel names it by the one it was bound to).
+      ? unixConn(await Deno.connect({ transport: "unix", path: options.path }), {
+        remote: options.path,
+      })
       : await Deno.connect({
         hostname: bareHost(options.hostname),
         port: options.port,
@@ -127,11 +135,19 @@ function unixAddr(addr: Deno.UnixAddr): UnixAddr {
   return { transport: "unix", path: addr.path ?? "" };
 }
 
-/** A Deno Unix connection with the library's addresses. */
-function unixConn(conn: Deno.UnixConn): Conn<UnixAddr> {
+/** A Deno Unix connection with the library's addresses: the kernel's, or
+ * the path the socket file has where it was bound under another name. */
+function unixConn(
+  conn: Deno.UnixConn,
+  named: { local?: string; remote?: string } = {},
+): Conn<UnixAddr> {
   return {
-    localAddr: unixAddr(conn.localAddr),
-    remoteAddr: unixAddr(conn.remoteAddr),
+    localAddr: named.local === undefined
+      ? unixAddr(conn.localAddr)
+      : { transport: "unix", path: named.local },
+    remoteAddr: named.remote === undefined
+      ? unixAddr(conn.remoteAddr)
+      : { transport: "unix", path: named.remote },
     read: (p) => conn.read(p),
     write: (p) => conn.write(p),
     closeWrite: () => conn.closeWrite(),
@@ -139,13 +155,47 @@ function unixConn(conn: Deno.UnixConn): Conn<UnixAddr> {
   };
 }
 
-/** A Deno Unix listener whose connections have the library's addresses. */
-function unixListener(listener: Deno.UnixListener): Listener<UnixAddr> {
-  return {
-    addr: unixAddr(listener.addr),
-    accept: () => listener.accept().then(unixConn),
-    close: () => listener.close(),
-  };
+/** Deno's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  /** A Deno Unix listener at `path` whose connections have the library's
+   * addresses, their end named `name`. */
+  bind(path, name) {
+    try {
+      const listener = Deno.listen({ transport: "unix", path });
+      return Promise.resolve({
+        addr: { transport: "unix", path: name },
+        accept: () => listener.accept().then((conn) => unixConn(conn, { local: name })),
+        close: () => listener.close(),
+      });
+    } catch (err) {
+      const addr = { transport: "unix", path: name } as const;
+      return Promise.reject(new NetError("listen", codeOf(err), addr, { cause: err }));
+    }
+  },
+  connect,
+  files: {
+    lstat(path) {
+      try {
+        const info = Deno.lstatSync(path);
+        return { kind: kindOf(info), dev: info.dev, ino: info.ino ?? 0 };
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return undefined;
+        throw err;
+      }
+    },
+    link: (existing, path) => Deno.linkSync(existing, path),
+    unlink: (path) => Deno.removeSync(path),
+  } satisfies SocketFiles,
+  codeOf,
+};
+
+/** The kind of file Deno's `lstat` found. */
+function kindOf(info: Deno.FileInfo): FileKind {
+  if (info.isSocket) return "socket";
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "directory";
+  if (info.isSymlink) return "symlink";
+  return info.isFifo ? "fifo" : "device";
 }
 
 /**

@@ -29,8 +29,9 @@ import type {
   ListenOptions,
   NetAddr,
   TcpAddr,
+  UnixAddr,
 } from "../net.ts";
-import { addrOf, bareHost, NetError } from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
 import {
   closedDuringHandshake,
   handshakeError,
@@ -42,16 +43,16 @@ import {
 } from "../tls.ts";
 import {
   AcceptQueue,
-  badResource,
   brokenPipe,
   codeOf,
-  DONE,
   interrupted,
   isHangUp,
   QueuedConn,
   type UnixEnds,
 } from "./queues.ts";
 import type { Meets } from "./types.ts";
+import { listenUnix, type UnixRuntime } from "./socket_file.ts";
+import { nodeFiles } from "./node_files.ts";
 // The process half (arguments, exit, output, signals) is node:process's.
 export * from "./process.ts";
 
@@ -73,9 +74,6 @@ function socketError(this: Tagged, err: Error): void {
 
 /** A `net.Socket` with Deno's `read(p)` / `write(p)` shape. */
 class NodeConn extends QueuedConn<net.Socket> {
-  /** Our closeWrite(): FIN queued. */
-  #shut = false;
-
   /**
    * @param socket The socket.
    * @param held Whether it is paused (accepted with `pauseOnConnect`).
@@ -89,10 +87,8 @@ class NodeConn extends QueuedConn<net.Socket> {
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(badResource());
-    const failure = this.received.failure;
-    if (this.#shut || isHangUp(failure)) return Promise.reject(brokenPipe());
-    if (failure) return Promise.reject(failure);
+    const refusal = this.writeRefusal();
+    if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     // The callback runs once Node has handed all of p to the kernel. Only
     // then may the caller reuse p, and waiting for it is the backpressure:
@@ -112,45 +108,28 @@ class NodeConn extends QueuedConn<net.Socket> {
     });
   }
 
-  /** Sends FIN after what is queued, and resolves at once, as Deno's does:
-   * a peer that does not read must not hold it. Reads go on until the
-   * peer's FIN. */
-  closeWrite(): Promise<void> {
-    if (this.closed) return Promise.reject(badResource());
-    if (!this.#shut) {
-      this.#shut = true;
-      this.socket.end();
-    }
-    return DONE;
+  protected sendFin(): void {
+    this.socket.end();
   }
 
-  close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
-    // Deno shuts the socket down (FIN) and then closes it, which with
-    // unread data makes the kernel add a reset (RST): the peer reads end of
-    // stream, and its writes fail with EPIPE. Here the data was already read
-    // from the kernel into the queue, so the reset must be asked for. With
-    // a write still queued, FIN would wait for a peer that may never read:
-    // reset at once.
+  protected release(unread: boolean): void {
+    // With a write still queued, FIN would wait for a peer that may never
+    // read: reset at once.
     const socket = this.socket;
-    const unread = this.received.buffered > 0;
     if (unread && socket.writableLength === 0) socket.end(() => socket.resetAndDestroy());
     else if (unread) socket.resetAndDestroy();
     else socket.destroy();
-    this.received.close(interrupted);
   }
 }
 
 /**
  * Listens for connections over TCP, or on a Unix domain socket
- * (`transport: "unix"`).
+ * (`transport: "unix"`: its socket file is made and removed as
+ * `socket_file.ts` says).
  *
- * Node accepts every connection as it comes: those that arrive while nobody
- * awaits `accept()` wait in the listener's queue, paused, each holding a
- * file descriptor, up to 511 of them (`MAX_WAITING` in `queues.ts`); the
- * ones past it are closed at once, and each fails one `accept()` with
- * `ECONNABORTED` (a Deno listener leaves them in the kernel's backlog).
+ * Node accepts every connection as it comes: the listener is an
+ * {@linkcode AcceptQueue}, which holds them until accepted, and turns away
+ * the ones past its bound.
  *
  * @typeParam O Where to listen: TCP unless `transport` is `unix`.
  * @param options Where to listen.
@@ -159,25 +138,43 @@ class NodeConn extends QueuedConn<net.Socket> {
  * @throws {RangeError} If the host is empty.
  */
 export function listen<O extends ListenOptions>(options: O): Promise<Listener<AddrOf<O>>> {
-  return listenWith(options);
+  const o: ListenOptions = options;
+  const listener = o.transport === "unix"
+    ? listenUnix(o.path, unix)
+    : listenAt({ host: bareHost(o.hostname), port: o.port }, addrOf(o));
+  return listener as Promise<Listener> as Promise<Listener<AddrOf<O>>>;
 }
 
-/** {@linkcode listen}, with `wrap` making each accepted socket's
- * connection (a plain one by default). */
-function listenWith<O extends ListenOptions>(
-  options: O,
+/** Node's side of {@linkcode listenUnix}: its listen, connect, files. */
+const unix: UnixRuntime = {
+  bind: (path, name) =>
+    listenAt({ path }, { transport: "unix", path: name }) as Promise<Listener<UnixAddr>>,
+  connect,
+  files: nodeFiles,
+  codeOf,
+};
+
+/**
+ * Listens with `node:net`.
+ *
+ * @param where Where, as `server.listen()` takes it.
+ * @param asked The address asked for: errors name it, and a Unix socket's
+ * listener and connections are named by its path.
+ * @param wrap Makes each accepted socket's connection (a plain one by
+ * default).
+ * @returns The listener.
+ */
+function listenAt(
+  where: net.ListenOptions,
+  asked: NetAddr,
   wrap?: (socket: net.Socket) => NodeConn,
-): Promise<Listener<AddrOf<O>>> {
+): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    const o: ListenOptions = options;
-    const unix = o.transport === "unix" ? o.path : undefined;
-    const where = o.transport === "unix"
-      ? { path: o.path }
-      : { host: bareHost(o.hostname), port: o.port };
+    const unix = asked.transport === "unix" ? asked.path : undefined;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const onError = (err: unknown) => {
       server.close();
-      reject(new NetError("listen", codeOf(err), addrOf(options), { cause: err }));
+      reject(new NetError("listen", codeOf(err), asked, { cause: err }));
     };
     server.once("error", onError);
     server.listen(where, () => {
@@ -198,7 +195,7 @@ function listenWith<O extends ListenOptions>(
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
-      resolve(queue as Listener as Listener<AddrOf<O>>);
+      resolve(queue);
     });
   });
 }
@@ -218,6 +215,7 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const o: ConnectOptions = options;
+    if (o.transport === "unix") checkUnixPath(o.path);
     const unix = o.transport === "unix" ? o.path : undefined;
     // allowHalfOpen: the peer's FIN ends our reads, not our writes.
     const socket = o.transport === "unix"
@@ -303,17 +301,14 @@ class NodeTlsConn extends NodeConn implements TlsConn<NetAddr> {
     return this.#handshake;
   }
 
-  /** Sends close_notify and FIN, and closes once they are out; with
-   * unread data or a write still queued, closes at once. (A TLS socket
+  /** Sends close_notify and FIN, and frees the socket once they are out;
+   * with unread data or a write still queued, at once. (A TLS socket
    * cannot be reset as a TCP one is: Node's `resetAndDestroy()` takes TCP
    * handles only.) */
-  override close(): void {
-    if (this.closed) throw badResource();
-    this.closed = true;
+  protected override release(unread: boolean): void {
     const socket = this.socket;
-    if (this.received.buffered === 0 && socket.writableLength === 0) socket.destroySoon();
+    if (!unread && socket.writableLength === 0) socket.destroySoon();
     else socket.destroy();
-    this.received.close(interrupted);
   }
 }
 
@@ -339,11 +334,12 @@ export async function listenTls(options: TlsListenOptions): Promise<Listener<Tcp
   } catch (err) {
     throw tlsListenError(err, addrOf(options), codeOf);
   }
-  const { hostname, port } = options;
-  return listenWith({ hostname, port }, (socket) => {
+  const where = { host: bareHost(options.hostname), port: options.port };
+  const listener = listenAt(where, addrOf(options), (socket) => {
     const secured = new tls.TLSSocket(socket, { isServer: true, secureContext });
     return new NodeTlsConn(secured, false);
   });
+  return listener as Promise<Listener> as Promise<Listener<TcpAddr>>;
 }
 
 /** The client's secure context for the last `ca` used: made once, not for

@@ -282,9 +282,11 @@ export interface Socket extends FlowControl {
 
 /**
  * What a connection over an event-driven socket shares on every runtime:
- * its addresses, its {@linkcode ReadQueue}, `read()`, and being held
- * paused in an {@linkcode AcceptQueue} until accepted. Each adapter adds
- * `write()`, `closeWrite()` and `close()`, which differ by runtime.
+ * its addresses, its {@linkcode ReadQueue}, `read()`, being held paused in
+ * an {@linkcode AcceptQueue} until accepted, when a write is refused,
+ * `closeWrite()` and `close()` as Deno's behave. Each adapter adds
+ * `write()` and the two socket calls that differ by runtime:
+ * {@linkcode QueuedConn.sendFin} and {@linkcode QueuedConn.release}.
  */
 export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   /** What the socket received and nobody has read yet. */
@@ -292,6 +294,8 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   protected readonly socket: S;
   /** Our own close() was called. */
   protected closed = false;
+  /** Our closeWrite() was called: FIN sent, or queued behind the writes. */
+  protected shut = false;
   /** Paused until accept() hands it out. */
   #held: boolean;
   #localAddr?: NetAddr;
@@ -347,9 +351,60 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
     this.socket.resume();
   }
 
+  /**
+   * Why a write cannot be made, as Deno would refuse it, or `undefined` if
+   * it can: the socket is closed (BadResource), we sent FIN or the peer is
+   * gone (EPIPE), or the socket failed (its error).
+   *
+   * @returns The error to reject the write with, if any.
+   */
+  protected writeRefusal(): unknown {
+    if (this.closed) return badResource();
+    const failure = this.received.failure;
+    if (this.shut || isHangUp(failure)) return brokenPipe();
+    return failure;
+  }
+
   abstract write(p: Uint8Array): Promise<number>;
-  abstract closeWrite(): Promise<void>;
-  abstract close(): void;
+
+  /** Sends FIN after what is queued, and resolves at once, as Deno's does:
+   * a peer that does not read must not hold it. Reads go on until the
+   * peer's FIN. */
+  closeWrite(): Promise<void> {
+    if (this.closed) return Promise.reject(badResource());
+    if (!this.shut) {
+      this.shut = true;
+      this.sendFin();
+    }
+    return DONE;
+  }
+
+  /** Closes both directions: reads waiting end (`Interrupted`). Deno shuts
+   * the socket down (FIN) and then closes it, which with unread data makes
+   * the kernel add a reset (RST): the peer reads end of stream, and its
+   * writes fail with EPIPE. Here the data was already read from the kernel
+   * into the queue, so {@linkcode QueuedConn.release} is told to ask for
+   * the reset. */
+  close(): void {
+    if (this.closed) throw badResource();
+    this.closed = true;
+    const unread = this.received.buffered > 0;
+    this.received.close(interrupted);
+    this.release(unread);
+  }
+
+  /** The runtime's half of `closeWrite()`: shutdown(2) for writing, after
+   * what is queued. */
+  protected abstract sendFin(): void;
+
+  /**
+   * The runtime's half of `close()`: frees the socket, and fails writes
+   * still waiting.
+   *
+   * @param unread Whether received data was left unread: then FIN and RST,
+   * as the kernel does for Deno.
+   */
+  protected abstract release(unread: boolean): void;
 }
 
 /** An accept error, as an {@linkcode AcceptQueue} holds it. */
@@ -362,10 +417,11 @@ class AcceptFailure {
  * connection as it comes (neither Node nor Bun can stop without closing
  * the listener): the adapter {@linkcode AcceptQueue.push}es each
  * connection, or {@linkcode AcceptQueue.fail}s with an accept error, and
- * `accept()` takes them in order. At most `maxWaiting` connections wait,
- * held open; the ones past it are closed as they come, and each makes one
+ * `accept()` takes them in order. At most `maxWaiting` connections wait
+ * (511 by default, {@linkcode MAX_WAITING}), paused, each holding a file
+ * descriptor; the ones past it are closed as they come, and each makes one
  * `accept()` reject (code `ECONNABORTED`), so that whoever accepts counts
- * them.
+ * them (a Deno listener leaves them in the kernel's backlog instead).
  */
 export class AcceptQueue implements Listener {
   readonly addr: NetAddr;

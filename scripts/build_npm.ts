@@ -37,7 +37,15 @@ const RUNTIME_IMPORT = "#runtime";
 const BINS = { "tcp-sixteen-server": "server", "tcp-sixteen-client": "client" } as const;
 
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-const exportsMap: Record<string, string> = config.exports;
+/** The library's exports. deno.json also exports the programs (`./server`,
+ * `./client`), so that `deno run jsr:@tcp-sixteen/tcp-sixteen/server` runs
+ * one; the npm package runs them as its bins instead, and keeps its API the
+ * library's. */
+const exportsMap: Record<string, string> = Object.fromEntries(
+  Object.entries(config.exports as Record<string, string>).filter(([, path]) =>
+    !Object.values(BINS).some((program) => path === `./${program}.ts`)
+  ),
+);
 
 /** Relative module specifiers in `import`/`export ... from` clauses. */
 const IMPORT = /(\bfrom\s+|\bimport\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\2/g;

@@ -40,12 +40,13 @@ function fail(message: string, code?: number): never {
   throw new CompileError(message, code);
 }
 
-/** Runs a command; resolves to its exit code and its last line of stderr. */
+/** Runs a command; resolves to its exit code and its lines of stderr, up
+ * to a Rust backtrace (RUST_BACKTRACE=1 adds one). */
 async function run(
   command: string,
   args: string[],
   ms = 120_000,
-): Promise<{ code: number; stdout: string; lastError: string }> {
+): Promise<{ code: number; stdout: string; errors: string[] }> {
   const child = new Deno.Command(command, {
     args,
     cwd: ROOT.pathname,
@@ -58,14 +59,28 @@ async function run(
   try {
     const { code, stdout, stderr } = await child.output();
     const lines = new TextDecoder().decode(stderr).split("\n").map((l) => l.trim());
+    const backtrace = lines.indexOf("Stack backtrace:");
     return {
       code,
       stdout: new TextDecoder().decode(stdout),
-      lastError: lines.filter(Boolean).at(-1) ?? "",
+      errors: lines.slice(0, backtrace < 0 ? undefined : backtrace).filter(Boolean),
     };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Why a build failed, in one line, from the tool's stderr: a denort that
+ * deno compile could not download (--download offline) says so, and what
+ * to do instead; otherwise its last line (deno compile's innermost cause). */
+function whyFailed(route: string, program: string, code: number, errors: string[]): string {
+  // deno compile: "1: error sending request for url (URL): ...", then its
+  // causes, innermost last ("4: failed to lookup address information: ...").
+  const last = (errors.at(-1) ?? "").replace(/^\d+: /, "");
+  const url = errors.join("\n").match(/error sending request for url \((\S+)\)/)?.[1];
+  if (!url) return `${route} of the ${program} failed (exit ${code}): ${last}`;
+  return `--download needs the internet: could not download denort from ${url} (${last}) — ` +
+    "offline, leave out --download to build with Bun, or set DENORT_BIN to a local denort";
 }
 
 /** Bundles a program as the npm package runs it on Bun (runtime/bun.ts,
@@ -196,8 +211,8 @@ async function main(): Promise<void> {
           await bundle(program, temp),
         ];
       const tool = route === "deno compile" ? Deno.execPath() : BUN;
-      const { code, lastError } = await run(tool, args);
-      if (code !== 0) fail(`${route} of the ${program} failed (exit ${code}): ${lastError}`);
+      const { code, errors } = await run(tool, args);
+      if (code !== 0) fail(whyFailed(route, program, code, errors));
       const problem = await checkBinary(output);
       if (problem && denort) {
         fail(

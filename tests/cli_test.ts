@@ -14,10 +14,10 @@ import {
   UsageError,
 } from "../cli/args.ts";
 import { plural } from "../cli/text.ts";
-import { describe } from "../cli/run.ts";
+import { describe, Failure } from "../cli/run.ts";
 import { repr } from "../internal/bytes.ts";
 import { formatEvent, main as serverMain } from "../server.ts";
-import { formatProgress, formatSummary, main as clientMain } from "../client.ts";
+import { formatProgress, formatSummary, main as clientMain, shortReply } from "../client.ts";
 import { IncompleteReadError, load, NetError, serve } from "../mod.ts";
 import { decode, sleep, tcp } from "./helpers.ts";
 
@@ -240,11 +240,14 @@ test("formatEvent() writes the tutorial's lines, and one JSON object with time a
   );
   const stats = { served: 3, failed: 1, timedOut: 0, skipped: 0, open: 0 };
   assert.equal(
-    formatEvent({ type: "stopped", ...stats, logLinesDropped: 0 }, "human"),
+    formatEvent({ type: "stopped", ...stats, logLinesDropped: 0, transport: "tcp" }, "human"),
     "Stopped: 3 served, 1 failed, 0 timed out",
   );
   assert.equal(
-    formatEvent({ type: "stopped", ...stats, skipped: 2, logLinesDropped: 9 }, "human"),
+    formatEvent(
+      { type: "stopped", ...stats, skipped: 2, logLinesDropped: 9, transport: "tcp" },
+      "human",
+    ),
     "Stopped: 3 served, 1 failed, 0 timed out, 2 skipped; 9 log lines dropped",
   );
   const json = JSON.parse(
@@ -266,6 +269,20 @@ test("formatEvent() writes the tutorial's lines, and one JSON object with time a
     formatEvent({ type: "accept-error", error: emfile, retryIn: 5 }, "json"),
   );
   assert.equal(accept.code, "EMFILE", "a runtime's code is logged too");
+  // Out of descriptors: the same words whatever the runtime's, and what to do.
+  for (const message of ["Too many open files (os error 24)", "accept EMFILE"]) {
+    const error = Object.assign(new Error(message), { code: "EMFILE" });
+    assert.equal(
+      formatEvent({ type: "accept-error", error, retryIn: 5 }, "human"),
+      "Accept failed: too many open files; retrying with back-off up to 1 s — " +
+        "raise the limit (ulimit -n) or lower --max-connections",
+    );
+  }
+  const odd = Object.assign(new Error("Something else"), { code: "EWHATEVER" });
+  assert.equal(
+    formatEvent({ type: "accept-error", error: odd, retryIn: 5 }, "human"),
+    "Accept failed: Something else; retrying with back-off up to 1 s",
+  );
   assert.equal(
     JSON.parse(formatEvent({ type: "message", peer: "p", message }, "json")).message,
     "'Hi there, server'",
@@ -308,23 +325,72 @@ test("formatSummary() and formatProgress() tell a load run in a few short lines"
 });
 
 test("describe() adds what to do to a network failure, where there is something to do", () => {
+  const said = (err: Error) => describe(err, "server.ts");
   assert.equal(
-    describe(new NetError("connect", "ECONNREFUSED", tcp("127.0.0.1", 1060))),
+    said(new NetError("connect", "ECONNREFUSED", tcp("127.0.0.1", 1060))),
     "cannot connect to 127.0.0.1:1060: connection refused — is the server running?",
   );
   assert.equal(
-    describe(new NetError("listen", "EACCES", tcp("0.0.0.0", 80))),
+    said(new NetError("listen", "EACCES", tcp("0.0.0.0", 80))),
     "cannot listen on 0.0.0.0:80: permission denied — choose a port above 1023 with -p",
   );
   assert.equal(
-    describe(new NetError("read", "ECONNRESET", tcp("127.0.0.1", 1060))),
+    said(new NetError("read", "ECONNRESET", tcp("127.0.0.1", 1060))),
     "reading from 127.0.0.1:1060 failed: connection reset by peer",
     "nothing to do about a reset",
   );
   assert.equal(
-    describe(new IncompleteReadError(new Uint8Array(5), 16)),
+    said(new IncompleteReadError(new Uint8Array(5), 16)),
     "socket closed 5 bytes into a 16-byte message",
   );
+  // Listening, the address is not this machine's; connecting, the local
+  // ports ran out.
+  assert.equal(
+    said(new NetError("listen", "EADDRNOTAVAIL", tcp("192.0.2.1", 1060))),
+    "cannot listen on 192.0.2.1:1060: address not available — " +
+      "listen on an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface",
+  );
+  assert.equal(
+    said(new NetError("connect", "EADDRNOTAVAIL", tcp("127.0.0.1", 1060))),
+    "cannot connect to 127.0.0.1:1060: address not available — " +
+      "out of local ports? wait a minute for them to free up",
+  );
+  // A host named help is someone asking for help.
+  assert.equal(
+    said(new NetError("listen", "ENOTFOUND", tcp("help", 1060))),
+    "cannot listen on help:1060: unknown host — for the options, try 'server.ts --help'",
+  );
+  assert.equal(
+    describe(new NetError("connect", "ENOTFOUND", tcp("help", 1060)), "tcp-sixteen-client"),
+    "cannot connect to help:1060: unknown host — for the options, try 'tcp-sixteen-client --help'",
+  );
+  assert.equal(
+    said(new NetError("connect", "ENOTFOUND", tcp("helpdesk", 1060))),
+    "cannot connect to helpdesk:1060: unknown host — check the name",
+  );
+  assert.equal(said(new Failure("it broke", "mend it")), "it broke — mend it");
+  assert.equal(said(new Failure("it broke")), "it broke");
+});
+
+test("shortReply() names the server, how far the reply got, and the flags for another length", () => {
+  const cut = (got: number) => new IncompleteReadError(new Uint8Array(got), 16);
+  const line = (err: Failure) => describe(err, "client.ts");
+  assert.equal(
+    line(shortReply(cut(5), "127.0.0.1:1060", false)),
+    "reading from 127.0.0.1:1060 failed: socket closed 5 bytes into a 16-byte message — " +
+      "is it a sixteen-octet server?",
+  );
+  assert.equal(
+    line(shortReply(cut(6), "[::1]:7", true)),
+    "reading from [::1]:7 failed: socket closed 6 bytes into a 16-byte message — " +
+      "if its replies are 6 bytes, give --reply-length 6 or the --reply to expect",
+  );
+  assert.equal(
+    line(shortReply(cut(0), "[::1]:7", true)),
+    "reading from [::1]:7 failed: socket closed 0 bytes into a 16-byte message — " +
+      "does it answer this --message? give the --reply or --reply-length to expect",
+  );
+  assert(shortReply(cut(5), "h:1", false).cause instanceof IncompleteReadError);
 });
 
 test("server and client main() refuse each wrong command line with one exact UsageError", async () => {

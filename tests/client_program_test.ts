@@ -10,6 +10,8 @@ import {
   closedPort,
   encode,
   faulty,
+  hasNetns,
+  isolated,
   noErrors,
   Program,
   programCommand,
@@ -22,10 +24,6 @@ import {
   tutorial,
   until,
 } from "./helpers.ts";
-
-/** Whether this user may make a network namespace (to shrink its range of
- * local ports without touching the machine's). */
-const hasNetns = spawnSync("unshare", ["-rn", "ip", "link", "set", "lo", "up"]).status === 0;
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 
@@ -63,27 +61,65 @@ test("client against a closed port exits 1 with one line", async () => {
   ]);
 });
 
-test("client with an unknown host exits 1 with one line", async () => {
-  const client = await runProgram("client", ["no-such-host.invalid", "-p", "1060"]);
+test("client with an unknown host exits 1 with one line", {
+  skip: !hasNetns && "needs unshare -rn: a lookup must not leave the machine",
+}, async () => {
+  const client = await runCommand(isolated(programCommand("client")), [
+    "no-such-host.invalid",
+    "-p",
+    "1060",
+  ]);
   assert.equal(client.code, 1);
   assert.deepEqual(client.stderr, [
     "client: cannot connect to no-such-host.invalid:1060: unknown host — check the name",
   ]);
 });
 
-test("client exits 1 when the server closes 5 bytes into its reply", async () => {
-  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const served = (async () => {
-    const conn = await listener.accept();
-    await recvAll(conn, 16);
+test("client exits 1 when the server closes 5 bytes into its reply, naming it and what to do", async () => {
+  // Reads the whole message (an unread byte would turn the close into a
+  // reset), replies with 5 bytes and closes: the tutorial's server cut short
+  // (the first client), or a server of another protocol (the second).
+  const server = await testServer(async (conn, k) => {
+    await recvAll(conn, k === 1 ? 16 : 4);
     await sendAll(conn, encode("Farew"));
-    conn.close();
-  })();
-  const client = await runProgram("client", ["-p", String(listener.addr.port)]);
-  await served;
-  listener.close();
-  assert.equal(client.code, 1);
-  assert.deepEqual(client.stderr, ["client: socket closed 5 bytes into a 16-byte message"]);
+  });
+  const at = `127.0.0.1:${server.port}`;
+  try {
+    const tutorial = await runProgram("client", ["-p", String(server.port)]);
+    const custom = await runProgram("client", ["-p", String(server.port), "--message", "ping"]);
+    assert.equal(tutorial.code, 1);
+    assert.deepEqual(tutorial.stderr, [
+      `client: reading from ${at} failed: socket closed 5 bytes into a 16-byte message — ` +
+      "is it a sixteen-octet server?",
+    ]);
+    assert.equal(custom.code, 1);
+    assert.deepEqual(custom.stderr, [
+      `client: reading from ${at} failed: socket closed 5 bytes into a 16-byte message — ` +
+      "if its replies are 5 bytes, give --reply-length 5 or the --reply to expect",
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("client on SIGINT during one exchange says so in one line and exits 130", async () => {
+  // A server that accepts and never replies: the client waits for its reply.
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const held = listener.accept();
+  const client = new Program(programCommand("client"), ["-p", String(listener.addr.port)]);
+  try {
+    await client.waitForLine(/^Client has been assigned socket name /);
+    const code = await client.stop("SIGINT");
+    assert.equal(code, 130, client.stderr.join("\n"));
+    assert.deepEqual(client.stderr, [
+      `client: SIGINT: stopped before 127.0.0.1:${listener.addr.port} replied`,
+    ]);
+    assert.equal(client.stdout.length, 1, client.stdout.join("\n"));
+  } finally {
+    await client.stop("SIGKILL");
+    (await held).close();
+    listener.close();
+  }
 });
 
 test("client --timeout exits 1 when the server never replies", async () => {
@@ -163,7 +199,9 @@ test("client load mode against a faulty server: --json counts, exit 1", async ()
       "elapsedMs",
       "ratePerSecond",
       "latencyMs",
+      "transport",
     ]);
+    assert.equal(summary.transport, "tcp");
     assert.deepEqual(summary.errors, { ...noErrors, shortReply: 14, wrongReply: 8 });
     assert.equal(summary.succeeded, 48);
     assert.equal(summary.concurrency, 4);

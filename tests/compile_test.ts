@@ -11,13 +11,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { VERSION } from "../mod.ts";
-import { closedPort, onDeno, Program, runCommand } from "./helpers.ts";
+import { closedPort, hasNetns, isolated, onDeno, Program, runCommand } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const skip = !onDeno && "deno task compile: run once, on Deno";
 const task = (args: string[]) => [process.execPath, "task", "compile", ...args];
 /** stderr without deno task's own "Task compile ..." line. */
 const errors = (stderr: string[]) => stderr.filter((line) => !line.startsWith("Task compile "));
+
+/** Runs the task (`command`) to a failure: exit 1, nothing on stdout, one
+ * line on stderr, which it resolves to. */
+async function failure(
+  command: string[],
+  env: Record<string, string | undefined>,
+): Promise<string> {
+  const run = await runCommand(command, [], { env, cwd: ROOT }, 120_000);
+  assert.equal(run.code, 1, run.stderr.join("\n"));
+  assert.deepEqual(run.stdout, []);
+  const lines = errors(run.stderr);
+  assert.equal(lines.length, 1, run.stderr.join("\n"));
+  return lines[0];
+}
 
 test(
   "deno task compile with a DENORT_BIN that is not a denort, or an unknown option, stops with one line",
@@ -29,29 +43,17 @@ test(
     try {
       // The deno binary itself: deno compile accepts it, and writes binaries
       // that behave as the Deno CLI.
-      const run = await runCommand(task(["--out", out]), [], {
-        env: { DENORT_BIN: process.execPath },
-        cwd: ROOT,
-      }, 120_000);
-      assert.equal(run.code, 1, run.stderr.join("\n"));
-      assert.deepEqual(run.stdout, []);
-      const lines = errors(run.stderr);
-      assert.equal(lines.length, 1, run.stderr.join("\n"));
       assert.match(
-        lines[0],
+        await failure(task(["--out", out]), { DENORT_BIN: process.execPath }),
         /^compile: DENORT_BIN=\S+ is not a denort of Deno [\d.]+: the (server|client) built with it is not ours \(its --version printed 'deno [\d.]+ .*\) — set DENORT_BIN to denort, or unset it to build with Bun$/,
       );
       assert.deepEqual(readdirSync(out), []);
 
-      const missing = await runCommand(task(["--out", out]), [], {
-        env: { DENORT_BIN: join(out, "denort") },
-        cwd: ROOT,
-      });
-      assert.equal(missing.code, 1);
-      assert.deepEqual(errors(missing.stderr), [
+      assert.equal(
+        await failure(task(["--out", out]), { DENORT_BIN: join(out, "denort") }),
         `compile: DENORT_BIN=${join(out, "denort")} is not a file — set it to a denort binary of ` +
-        `Deno ${process.versions.deno}, or unset it to build with Bun`,
-      ]);
+          `Deno ${process.versions.deno}, or unset it to build with Bun`,
+      );
       assert.deepEqual(readdirSync(out), []);
 
       const usage = await runCommand(task(["--out", out, "--bogus"]), [], { cwd: ROOT });
@@ -64,6 +66,27 @@ test(
     }
   },
 );
+
+test("deno task compile --download offline stops with one line: the download needs the internet", {
+  skip: skip || (!hasNetns && "needs unshare -rn: the download must not leave the machine"),
+}, async () => {
+  // In a network namespace of its own: offline, and nothing sent leaves it.
+  // A Deno cache of its own, so that no denort downloaded before is used.
+  const out = mkdtempSync(join(tmpdir(), "tcp-sixteen-compile-"));
+  try {
+    const line = await failure(isolated(task(["--download", "--out", join(out, "dist")])), {
+      DENORT_BIN: undefined,
+      DENO_DIR: join(out, "deno"),
+    });
+    assert.match(
+      line,
+      /^compile: --download needs the internet: could not download denort from https:\/\/\S+ \(.+\) — offline, leave out --download to build with Bun, or set DENORT_BIN to a local denort$/,
+    );
+    assert.deepEqual(readdirSync(out).filter((name) => name !== "deno"), [], "nothing built");
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
 
 test(
   "deno task compile builds binaries that run here: exchange, --help, usage error, refused, SIGTERM",

@@ -26,6 +26,18 @@ export const PYTHON: string =
   spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" })
     .stdout?.trim() || "python3";
 
+/** Whether this user may make a network namespace of its own (`unshare
+ * -rn`): inside, only a loopback interface, so nothing a program sends can
+ * leave it (a host name's lookup fails there, sending nothing). */
+export const hasNetns: boolean =
+  spawnSync("unshare", ["-rn", "ip", "link", "set", "lo", "up"]).status === 0;
+
+/** `command`, to be run in a network namespace of its own (see
+ * {@linkcode hasNetns}). */
+export function isolated(command: string[]): string[] {
+  return ["unshare", "-rn", ...command];
+}
+
 /** The tutorial's message, as bytes. */
 export const MESSAGE: Uint8Array = new TextEncoder().encode("Hi there, server");
 

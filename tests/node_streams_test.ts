@@ -8,6 +8,7 @@ import net from "node:net";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { IncompleteReadError, recvAll, sendAll } from "../mod.ts";
 import { decode, encode, sleep, within } from "./helpers.ts";
+import { socketPair } from "./sources.ts";
 
 const EVENTS = ["readable", "data", "end", "close", "error", "drain"];
 
@@ -24,27 +25,6 @@ function pattern(size: number): Uint8Array {
 /** How many listeners each event has: to check that none is left behind. */
 function listeners(emitter: { listenerCount(event: string): number }): Record<string, number> {
   return Object.fromEntries(EVENTS.map((event) => [event, emitter.listenerCount(event)]));
-}
-
-/** A connected pair of sockets on 127.0.0.1: `client` and the server's
- * `peer`. */
-async function socketPair(): Promise<{ client: net.Socket; peer: net.Socket; close(): void }> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const accepted = once(server, "connection");
-  const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
-  await once(client, "connect");
-  const [peer] = (await accepted) as [net.Socket];
-  return {
-    client,
-    peer,
-    close() {
-      client.destroy();
-      peer.destroy();
-      server.close();
-    },
-  };
 }
 
 test("recvAll() reads a message from a net.Socket that arrives in pieces", async () => {

@@ -6,11 +6,14 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { VERSION } from "../mod.ts";
 import {
+  hasNetns,
   invokedName,
+  isolated,
   onBun,
   onDeno,
   Program,
   programCommand,
+  runCommand,
   runProgram,
   startServer,
 } from "./helpers.ts";
@@ -91,6 +94,7 @@ test("--help describes the program, by the name it was invoked with; --version n
     for (const section of ["examples:", "exit status:"]) assert(help.stdout.includes(section));
     assert(help.stdout.some((line) => line.startsWith(`  ${name} [::1]`)), "examples by name");
     assert(help.stdout.includes("  2    usage error"));
+    assert(help.stdout.some((line) => line.startsWith("  130  ")), "130 in the exit statuses");
     assert.equal(version.code, 0);
     assert.deepEqual(version.stdout, [
       `tcp-sixteen ${VERSION} (${onDeno ? "Deno" : onBun ? "Bun" : "Node"} ${
@@ -98,6 +102,29 @@ test("--help describes the program, by the name it was invoked with; --version n
       })`,
     ]);
   }
+});
+
+test("a HOST named help: one line pointing at --help, exit 1, for both programs", {
+  skip: !hasNetns && "needs unshare -rn: the lookup of 'help' must not leave the machine",
+}, async () => {
+  // `server.ts help` is a host name to look up; when there is no such host,
+  // the line says where the help is.
+  const [server, client] = await Promise.all([
+    runCommand(isolated(programCommand("server")), ["help"]),
+    runCommand(isolated(programCommand("client")), ["help"]),
+  ]);
+  assert.equal(server.code, 1);
+  assert.deepEqual(server.stderr, [
+    `server: cannot listen on help:1060: unknown host — for the options, try '${
+      invokedName("server")
+    } --help'`,
+  ]);
+  assert.equal(client.code, 1);
+  assert.deepEqual(client.stderr, [
+    `client: cannot connect to help:1060: unknown host — for the options, try '${
+      invokedName("client")
+    } --help'`,
+  ]);
 });
 
 test("HOST:PORT is HOST -p PORT, for both programs, IPv6 in brackets", async () => {

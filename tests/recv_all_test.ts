@@ -5,39 +5,7 @@ import assert from "node:assert/strict";
 import { IncompleteReadError, NoProgressError, recvAll, sendAll } from "../mod.ts";
 import { recvRest } from "../recv_all.ts";
 import { MESSAGE, until } from "./helpers.ts";
-
-/** A reader that hands out `data` in the given chunk sizes, then EOF. A size
- * of 0 is a read that returns 0 bytes. */
-function scripted(data: Uint8Array, sizes: number[]) {
-  let at = 0;
-  let i = 0;
-  const reader = {
-    reads: 0,
-    read(p: Uint8Array): Promise<number | null> {
-      reader.reads++;
-      if (at === data.length) return Promise.resolve(null);
-      const n = Math.min(sizes[i++ % sizes.length], p.length, data.length - at);
-      p.set(data.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  };
-  return reader;
-}
-
-function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "bytes",
-    pull(controller) {
-      const chunk = chunks.shift();
-      if (chunk) controller.enqueue(chunk.slice()); // enqueue transfers its buffer
-      else {
-        controller.close();
-        controller.byobRequest?.respond(0); // Ends a pending BYOB read.
-      }
-    },
-  });
-}
+import { byteStream, scripted } from "./sources.ts";
 
 test("recvAll() reads a message delivered one byte at a time", async () => {
   const reader = scripted(MESSAGE, [1]);
@@ -120,12 +88,16 @@ test("recvAll() reads a byte stream in place and releases its lock", async () =>
   assert.equal(stream.locked, false);
 });
 
-test("recvAll() reads from a BYOB reader into the caller's buffer", async () => {
+test("recvAll() reads from a BYOB reader into the caller's buffer, in place", async () => {
   const reader = byteStream([MESSAGE.subarray(0, 7), MESSAGE.subarray(7)]).getReader({
     mode: "byob",
   });
-  const got = await recvAll(reader, 16, { buffer: new Uint8Array(16) });
+  const buffer = new Uint8Array(16);
+  const got = await recvAll(reader, 16, { buffer });
   assert.deepEqual(got, MESSAGE);
+  // Not transferred (as a BYOB read would): the caller's array holds the bytes.
+  assert.equal(got.buffer, buffer.buffer);
+  assert.deepEqual(buffer, MESSAGE);
   reader.releaseLock();
 });
 

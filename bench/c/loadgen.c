@@ -13,8 +13,14 @@
  * server that pauses to accept (a GC, a slow accept loop) lets its backlog
  * overflow, and each dropped SYN costs a second's retransmit.
  *
+ * A HOST that is a path (it starts with /) is a Unix domain socket's; PORT
+ * is then ignored (give -). A non-blocking connect to a Unix socket whose
+ * backlog is full fails with EAGAIN instead of waiting, so those connects
+ * block: the generator waits for the server as a TCP client's SYN does.
+ *
  *   gcc -O2 -o loadgen bench/c/loadgen.c
  *   ./loadgen HOST PORT CONCURRENCY SECONDS [IDLE]
+ *   ./loadgen /run/sixteen.sock - CONCURRENCY SECONDS [IDLE]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +32,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +49,8 @@ struct slot {
   char buf[16];
 };
 
-static struct sockaddr_in addr;
+static struct sockaddr_storage addr;
+static socklen_t addrlen;
 static int ep;
 static long ok, failed;
 static double end;
@@ -88,12 +97,15 @@ static void start(struct slot *s) {
       s->fd = -1;
       return;
     }
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int unix_socket = addr.ss_family == AF_UNIX;
+    s->fd = socket(addr.ss_family, SOCK_STREAM | (unix_socket ? 0 : SOCK_NONBLOCK), 0);
     if (s->fd < 0) { perror("socket"); exit(1); }
     s->state = CONNECTING;
     s->got = 0;
     s->began = now();
-    if (connect(s->fd, (struct sockaddr *)&addr, sizeof addr) == 0 || errno == EINPROGRESS) {
+    int r = connect(s->fd, (struct sockaddr *)&addr, addrlen), err = errno;
+    if (unix_socket) fcntl(s->fd, F_SETFL, O_NONBLOCK);
+    if (r == 0 || err == EINPROGRESS) {
       struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = s };
       epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
       return;
@@ -113,15 +125,28 @@ static void finish(struct slot *s, int success, int more) {
 
 int main(int argc, char **argv) {
   if (argc != 5 && argc != 6) {
-    fprintf(stderr, "usage: loadgen HOST PORT CONCURRENCY SECONDS [IDLE]\n");
+    fprintf(stderr, "usage: loadgen HOST PORT|- CONCURRENCY SECONDS [IDLE]\n");
     return 2;
   }
   memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(atoi(argv[2]));
-  if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
-    fprintf(stderr, "loadgen: HOST must be an IPv4 address\n");
-    return 2;
+  if (argv[1][0] == '/') {
+    struct sockaddr_un *un = (struct sockaddr_un *)&addr;
+    if (strlen(argv[1]) >= sizeof un->sun_path) {
+      fprintf(stderr, "loadgen: the socket's path is too long\n");
+      return 2;
+    }
+    un->sun_family = AF_UNIX;
+    strcpy(un->sun_path, argv[1]);
+    addrlen = sizeof *un;
+  } else {
+    struct sockaddr_in *in = (struct sockaddr_in *)&addr;
+    in->sin_family = AF_INET;
+    in->sin_port = htons(atoi(argv[2]));
+    addrlen = sizeof *in;
+    if (inet_pton(AF_INET, argv[1], &in->sin_addr) != 1) {
+      fprintf(stderr, "loadgen: HOST must be an IPv4 address or a socket's path\n");
+      return 2;
+    }
   }
   int concurrency = atoi(argv[3]);
   double seconds = atof(argv[4]);
@@ -141,8 +166,8 @@ int main(int argc, char **argv) {
     for (long i = 0; i < idle; i++) {
       double due = t0 + i / IDLE_RATE;
       if (now() < due) usleep((useconds_t)((due - now()) * 1e6));
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+      int fd = socket(addr.ss_family, SOCK_STREAM, 0);
+      if (fd < 0 || connect(fd, (struct sockaddr *)&addr, addrlen) != 0) {
         perror("loadgen: idle connection");
         return 1;
       }
