@@ -145,7 +145,7 @@ test("server: --tls-cert without --tls-key is a usage error; a key of another ce
   ]]);
 });
 
-test("server and client: a TLS file missing or not PEM is one line naming the flag, exit 1", async () => {
+test("server and client: a TLS file missing or not PEM is one line naming the flag (exit 1); TLS without TCP, a usage error", async () => {
   const missing = join(certs.dir, "missing.pem");
   const server = await runCommand(command("server", [certs.leaf.cert, missing]), [
     "-p",
@@ -176,6 +176,24 @@ test("server and client: a TLS file missing or not PEM is one line naming the fl
   const name = await client(["-p", "1", "--tls-servername", "localhost"]);
   assert.equal(name.code, 2);
   assert.equal(name.stderr[0], "client: --tls-servername needs --tls or --tls-ca");
+  const unix = join(certs.dir, "x.sock");
+  const overUnix = await client(["--unix", unix, "--tls"]);
+  assert.deepEqual([overUnix.code, overUnix.stderr[0]], [
+    2,
+    "client: TLS is served over TCP: give HOST and -p, not --unix",
+  ]);
+  const serverUnix = await runCommand(command("server", [certs.leaf.cert, certs.leaf.key]), [
+    "--unix",
+    unix,
+    "--tls-cert",
+    certs.leaf.cert,
+    "--tls-key",
+    certs.leaf.key,
+  ]);
+  assert.deepEqual([serverUnix.code, serverUnix.stderr[0]], [
+    2,
+    "server: TLS is served over TCP: give HOST and -p, not --unix",
+  ]);
 });
 
 test("Deno without --allow-read for the TLS files: one line naming the flag", {

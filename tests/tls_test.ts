@@ -181,6 +181,14 @@ test("load({ tls }) counts a server that resets each handshake as kind handshake
   assert.equal(summary.errors.handshake, 3, JSON.stringify(summary.errors));
 });
 
+test("serve({ tls, framing }) and request({ tls, framing }): lines and u32 frames over TLS", async () => {
+  for (const framing of ["line", "u32"] as const) {
+    const { port } = await tlsServer({ framing });
+    const { reply } = await request({ port, tls: { ca }, framing, message: "Hi there" });
+    assert.equal(decode(reply), framing === "line" ? "Farewell, client\n" : "Farewell, client");
+  }
+});
+
 test("load({ tls }) runs many exchanges, each with its own handshake", async () => {
   const { port, server } = await tlsServer({ events: "problems" });
   const summary = await load({ port, tls: { ca }, count: 200, concurrency: 8 });
