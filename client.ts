@@ -136,7 +136,12 @@ export function shortReply(
   framing: Framing = "fixed",
 ): Failure {
   const got = err.partial.length;
-  const todo = framing !== "fixed"
+  // A TLS server answers plain text with an alert record: content type 21,
+  // version 3.x.
+  const tlsAlert = got >= 2 && err.partial[0] === 21 && err.partial[1] === 3;
+  const todo = tlsAlert
+    ? "it answered with a TLS alert: add --tls (or --tls-ca FILE)"
+    : framing !== "fixed"
     ? `does it answer with ${framing === "line" ? "a line" : "a u32 frame"}? check --framing`
     : !custom
     ? "is it a sixteen-octet server?"

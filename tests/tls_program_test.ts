@@ -8,9 +8,9 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { serve, type Server } from "../mod.ts";
+import { recvAll, sendAll, serve, type Server } from "../mod.ts";
 import { makeCerts, removeCerts } from "./certs.ts";
-import { onDeno, Program, programCommand, runCommand } from "./helpers.ts";
+import { onDeno, Program, programCommand, runCommand, testServer } from "./helpers.ts";
 
 const certs = makeCerts();
 const running: Program[] = [];
@@ -115,6 +115,25 @@ test("client --tls against a plain server: 'the server did not answer TLS — dr
     assert.deepEqual([run.code, run.stdout, run.stderr], [1, [], [
       `client: TLS handshake with 127.0.0.1:${port} failed: the server did not answer TLS — drop --tls?`,
     ]], flags.join(" "));
+  }
+});
+
+test("client without --tls against a server that answers with a TLS alert: 'add --tls', exit 1", async () => {
+  // What a TLS server (openssl s_server, Deno's, Bun's) sends to a client
+  // that speaks plain text: an alert record (type 21, TLS 1.2, fatal
+  // protocol_version), then it closes.
+  const alert = new Uint8Array([21, 3, 3, 0, 2, 2, 70]);
+  const peer = await testServer(async (conn) => {
+    await recvAll(conn, 16);
+    await sendAll(conn, alert);
+  });
+  try {
+    const run = await client(["-p", String(peer.port)]);
+    assert.deepEqual([run.code, run.stderr], [1, [
+      `client: reading from 127.0.0.1:${peer.port} failed: socket closed 7 bytes into a 16-byte message — it answered with a TLS alert: add --tls (or --tls-ca FILE)`,
+    ]]);
+  } finally {
+    await peer.close();
   }
 });
 
