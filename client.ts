@@ -27,6 +27,7 @@ import {
 import { EXIT, Failure, Interrupted, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { repr } from "./internal/bytes.ts";
+import { CLIENT_TLS_FLAGS, clientTls } from "./cli/tls.ts";
 
 // What shortReply() returns, and main() throws for a reply cut short.
 export { Failure } from "./cli/run.ts";
@@ -65,6 +66,12 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
                        4-byte big-endian length first
   --max-message N      with line or u32, the longest reply taken (default
                        65536)
+  --tls                over TLS, verifying the server against the runtime's
+                       roots (no option turns verification off)
+  --tls-ca FILE        over TLS, trusting this CA or self-signed certificate
+                       (PEM; implies --tls; Deno: --allow-read=FILE)
+  --tls-servername NAME
+                       the name to verify and send in SNI (default: HOST)
   -h, --help           show this help
   -V, --version        show the version and the runtime
 
@@ -85,11 +92,14 @@ examples:
   ${name} -d 10 -c 64 --json       for 10 s, a JSON summary
   ${name} 127.0.0.1:6379 --framing line --message 'PING\\r\\n' --reply '+PONG\\r\\n'
                                    health-check a Redis server
+  ${name} --tls-ca ca.pem          over TLS, trusting ca.pem
 
 exit status:
   0    the exchange completed (load mode: every exchange did)
   1    refused, unknown host, no socket file, timeout, reset, a short or
-       unexpected reply
+       unexpected reply, a failed TLS handshake (certificate not trusted,
+       for another name or expired, a server that does not speak TLS), a
+       --tls-ca file that cannot be read
        (load mode: any exchange failed; the summary says which and why)
   2    usage error
   130  Ctrl-C (or SIGTERM, SIGHUP): in load mode after the summary so far;
@@ -98,6 +108,7 @@ exit status:
 
 const KIND_LABELS: Record<ErrorKind, string> = {
   refused: "refused",
+  handshake: "TLS handshake failed",
   reset: "reset",
   timeout: "timeout",
   shortReply: "short reply",
@@ -125,7 +136,12 @@ export function shortReply(
   framing: Framing = "fixed",
 ): Failure {
   const got = err.partial.length;
-  const todo = framing !== "fixed"
+  // A TLS server answers plain text with an alert record: content type 21,
+  // version 3.x.
+  const tlsAlert = got >= 2 && err.partial[0] === 21 && err.partial[1] === 3;
+  const todo = tlsAlert
+    ? "it answered with a TLS alert: add --tls (or --tls-ca FILE)"
+    : framing !== "fixed"
     ? `does it answer with ${framing === "line" ? "a line" : "a u32 frame"}? check --framing`
     : !custom
     ? "is it a sixteen-octet server?"
@@ -234,6 +250,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
     "no-progress": { type: "boolean" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...CLIENT_TLS_FLAGS,
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
@@ -255,6 +272,7 @@ export async function main(argv: string[], name = "client"): Promise<number> {
   const exchange = {
     ...target,
     framing,
+    tls: await clientTls(values),
     timeout: values.timeout === undefined ? undefined : parseSeconds("timeout", values.timeout),
     message: values.message === undefined
       ? undefined

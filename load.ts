@@ -12,7 +12,7 @@
 
 import { IncompleteReadError } from "./recv_all.ts";
 import { LimitExceededError } from "./frame_reader.ts";
-import { closeQuietly, type Conn, errorCode, type NetErrorCode } from "./net.ts";
+import { closeQuietly, type Conn, errorCode, NetError, type NetErrorCode } from "./net.ts";
 import {
   dialerOf,
   exchange,
@@ -27,6 +27,7 @@ import { checkDuration, checkWhole } from "./internal/checks.ts";
 /** Why an exchange failed. */
 export type ErrorKind =
   | "refused"
+  | "handshake"
   | "reset"
   | "timeout"
   | "shortReply"
@@ -37,6 +38,7 @@ export type ErrorKind =
 /** The error kinds, in the order summaries show them. */
 export const ERROR_KINDS: readonly ErrorKind[] = [
   "refused",
+  "handshake",
   "reset",
   "timeout",
   "shortReply",
@@ -45,16 +47,28 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   "other",
 ];
 
-/** Codes that no retry can fix: the run stops and {@linkcode load} throws. */
-const FATAL: ReadonlySet<NetErrorCode> = new Set(["ENOTFOUND", "ENOTCAPABLE", "EACCES"]);
+/** Codes that no retry can fix: the run stops and {@linkcode load} throws.
+ * A certificate that is not trusted, for another name or out of its dates,
+ * and a server that does not speak TLS, are the same for every exchange. */
+const FATAL: ReadonlySet<NetErrorCode> = new Set([
+  "ENOTFOUND",
+  "ENOTCAPABLE",
+  "EACCES",
+  "ECERTUNTRUSTED",
+  "ECERTNAME",
+  "ECERTEXPIRED",
+  "ENOTTLS",
+]);
 
 /**
  * Gives a failed exchange's error its kind, by class and code, never by text.
  *
  * @param err What {@linkcode request} threw.
  * @returns `shortReply` for an {@linkcode IncompleteReadError}, `wrongReply`
- * for an {@linkcode UnexpectedReplyError} or a `LimitExceededError`, the kind of a `NetError`'s code,
- * or `other`.
+ * for an {@linkcode UnexpectedReplyError} or a `LimitExceededError`,
+ * `handshake` for a TLS handshake that failed (the peer closed or reset
+ * during it, or broke the protocol), the kind of a `NetError`'s code, or
+ * `other`.
  *
  * @example A reset, and a bug
  * ```ts
@@ -71,7 +85,11 @@ export function errorKind(err: unknown): ErrorKind {
   if (err instanceof IncompleteReadError) return "shortReply";
   // A reply past maxMessage is not the reply of the server meant either.
   if (err instanceof UnexpectedReplyError || err instanceof LimitExceededError) return "wrongReply";
-  switch (errorCode(err)) {
+  const code = errorCode(err);
+  if (code !== "ETIMEDOUT" && err instanceof NetError && err.op === "handshake") {
+    return "handshake";
+  }
+  switch (code) {
     case "ECONNREFUSED":
     case "ENOENT": // No socket file: nothing listens there either.
       return "refused";
@@ -217,8 +235,10 @@ function summarize(counts: LoadCounts): LoadSummary {
  * @returns The summary, once every exchange has ended.
  * @throws {RangeError} If neither `count` nor `duration` is given, or an
  * option (`count`, `duration`, `concurrency`, `port`) is out of range.
- * @throws {NetError} If the host is unknown (`ENOTFOUND`) or the network is
- * not permitted (`ENOTCAPABLE`, `EACCES`): the run stops at once.
+ * @throws {NetError} If the host is unknown (`ENOTFOUND`), the network is
+ * not permitted (`ENOTCAPABLE`, `EACCES`), or over TLS the server's
+ * certificate is refused (`ECERTUNTRUSTED`, `ECERTNAME`, `ECERTEXPIRED`)
+ * or the server does not speak TLS (`ENOTTLS`): the run stops at once.
  *
  * @example A hundred exchanges, eight at a time
  * ```ts

@@ -69,7 +69,19 @@ export {
   type UnixAddr,
   type UnixOptions,
 } from "./net.ts";
-export { connect, listen } from "./runtime/deno.ts";
+export { connect, connectTls, listen, listenTls } from "./runtime/deno.ts";
+export {
+  checkClientTls,
+  checkServerTls,
+  isTlsConn,
+  type TlsClientOptions,
+  type TlsConn,
+  type TlsConnectOptions,
+  type TlsInfo,
+  type TlsListenOptions,
+  type TlsOption,
+  type TlsServerOptions,
+} from "./tls.ts";
 export {
   DEFAULT_GRACE,
   DEFAULT_HOST,

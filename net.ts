@@ -133,7 +133,7 @@ export function addrOf(options: ListenOptions): NetAddr {
 }
 
 /** The operation a {@linkcode NetError} happened in. */
-export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
+export type NetOp = "listen" | "accept" | "connect" | "handshake" | "read" | "write";
 
 /**
  * The error codes the library gives meaning to, as POSIX and Node name them.
@@ -144,7 +144,9 @@ export type NetOp = "listen" | "accept" | "connect" | "read" | "write";
  * created (left as it is), `ENOENT` a missing socket file or directory.
  * `ECONNRESET` also stands for the other ways runtimes report a peer that
  * reset: `ENOTCONN` (Deno asks a reset socket for its peer's address) and
- * `ECONNABORTED`.
+ * `ECONNABORTED`. The `ECERT*`, `ENOTTLS`, `EKEYMISMATCH` and `ETLS` codes are
+ * the library's own, for TLS (`tls.ts` says which runtime error each stands
+ * for): during a handshake, `EPIPE` is a peer that closed or reset.
  */
 export type NetErrorCode =
   | "EACCES"
@@ -160,6 +162,12 @@ export type NetErrorCode =
   | "ENOTFOUND"
   | "EPIPE"
   | "ETIMEDOUT"
+  | "ECERTUNTRUSTED"
+  | "ECERTNAME"
+  | "ECERTEXPIRED"
+  | "ENOTTLS"
+  | "EKEYMISMATCH"
+  | "ETLS"
   | "EOTHER";
 
 /** What each code means, as the error's message says it. What to do about
@@ -178,6 +186,12 @@ const REASONS: Record<NetErrorCode, string> = {
   ENOTFOUND: "unknown host",
   EPIPE: "connection closed by peer",
   ETIMEDOUT: "timed out",
+  ECERTUNTRUSTED: "certificate not trusted",
+  ECERTNAME: "certificate is for another name",
+  ECERTEXPIRED: "certificate expired or not yet valid",
+  ENOTTLS: "the peer did not speak TLS",
+  EKEYMISMATCH: "the key does not match the certificate",
+  ETLS: "TLS protocol error",
   EOTHER: "failed",
 };
 
@@ -229,6 +243,7 @@ export class NetError extends Error {
       listen: `cannot listen on ${where}`,
       accept: `accepting connections on ${where} failed`,
       connect: `cannot connect to ${where}`,
+      handshake: `TLS handshake with ${where} failed`,
       read: `reading from ${where} failed`,
       write: `writing to ${where} failed`,
     }[op];
@@ -377,6 +392,8 @@ export function errorCode(err: unknown): NetErrorCode {
   if (err instanceof NetError) return err.code;
   const code = rawCode(err);
   if (code === "ENOTCONN" || code === "ECONNABORTED") return "ECONNRESET";
+  // OpenSSL's failures on a TLS connection, as Node and Bun name them.
+  if (code?.startsWith("ERR_SSL_")) return "ETLS";
   return code !== undefined && code in REASONS ? code as NetErrorCode : "EOTHER";
 }
 

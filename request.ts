@@ -18,7 +18,8 @@ import {
   type NetOp,
   toNetError,
 } from "./net.ts";
-import { connect } from "./runtime/deno.ts";
+import { connect, connectTls } from "./runtime/deno.ts";
+import { checkClientTls, type TlsOption } from "./tls.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_MESSAGE,
@@ -63,6 +64,12 @@ export interface Target {
   port?: number;
   /** The server's socket file (`transport: "unix"`). */
   path?: string;
+  /** Connect over TLS (on TCP), verifying the server: `true` against the
+   * runtime's roots, or `{ ca, servername }` (`ca`: certificates to trust,
+   * PEM; `servername`: the name to verify and send in SNI, default the
+   * host). The handshake is part of the exchange's `timeout`; a failed one
+   * rejects with a `NetError` whose `op` is `handshake`. */
+  tls?: TlsOption;
   /** Opens each connection instead of the runtime's `connect()` (as Go's
    * `DialContext`): bring your own transport or wrapper. It must give up
    * when its signal aborts. */
@@ -262,25 +269,35 @@ export function planOf(options: RequestOptions): Plan {
  * @param options As for {@linkcode request}.
  * @returns The dialer, and the server's address (`undefined` when the
  * caller's own `connect` is used: only it knows).
- * @throws {RangeError} If the options mix a dialer, TCP and a Unix socket.
+ * @throws {RangeError} If the options mix a dialer, TCP and a Unix socket,
+ * give TLS to a Unix socket or a dialer, or its `ca` is not PEM.
  */
 export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undefined } {
-  const { transport = "tcp", hostname, port, path } = options;
+  const { transport = "tcp", hostname, port, path, tls } = options;
   const tcp = hostname !== undefined || port !== undefined;
   if (options.connect) {
     if (tcp || path !== undefined || options.transport) {
       throw new RangeError("give a connect function, or where to connect, not both");
     }
+    if (tls !== undefined) {
+      throw new RangeError("a connect function brings its own TLS: leave tls out");
+    }
     return { dial: options.connect, addr: undefined };
   }
   let where: ConnectOptions;
   if (transport === "unix") {
+    if (tls !== undefined) throw new RangeError("TLS is over TCP, not a Unix socket");
     if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
     if (!path) throw new RangeError("a Unix socket needs a path");
     where = { transport, path };
   } else {
     if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
     where = { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
+    if (tls !== undefined) {
+      checkClientTls(tls);
+      const tcpWhere = where;
+      return { dial: (signal) => connectTls({ ...tcpWhere, tls, signal }), addr: addrOf(where) };
+    }
   }
   return { dial: (signal) => connect({ ...where, signal }), addr: addrOf(where) };
 }

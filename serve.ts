@@ -26,7 +26,16 @@ import {
   peerName,
   toNetError,
 } from "./net.ts";
-import { listen } from "./runtime/deno.ts";
+import { listen, listenTls } from "./runtime/deno.ts";
+import {
+  checkServerTls,
+  handshakeError,
+  isTlsConn,
+  type TlsConn,
+  type TlsInfo,
+  type TlsListenOptions,
+  type TlsServerOptions,
+} from "./tls.ts";
 import {
   DEFAULT_GRACE,
   DEFAULT_HOST,
@@ -63,6 +72,10 @@ export interface ServeOptions {
    * or a test's. `serve()` owns it from then on, and closes it on
    * shutdown. */
   listener?: Listener;
+  /** Serve over TLS, with this certificate and key (PEM text), on TCP.
+   * Each connection's handshake is part of its exchange: inside its
+   * `timeout`, never holding the accept loop. */
+  tls?: TlsServerOptions;
   /** How each client's message, and the reply, are delimited: `fixed`
    * (the default: `messageLength` octets), `line` (up to a newline; the
    * reply gets one if it has none) or `u32` (a 4-byte big-endian length
@@ -108,9 +121,12 @@ export interface ServeOptions {
 
 /** What happened, for logs. Peers are `host:port` strings (a Unix
  * socket's peer is its path, `''` when unnamed, as a client's is), or
- * `unknown peer` where the runtime could not tell. */
+ * `unknown peer` where the runtime could not tell. Over TLS, `secured`
+ * follows `accepted` once the handshake is done; a handshake that fails is
+ * `failed` with a `NetError` whose `op` is `handshake`. */
 export type ServerEvent =
   | { type: "accepted"; peer: string; local: string }
+  | { type: "secured"; peer: string; tls: TlsInfo }
   | { type: "message"; peer: string; message: Uint8Array }
   | { type: "replied"; peer: string }
   | {
@@ -129,6 +145,8 @@ export type ServerEvent =
     bytes: number;
     expected: number | null;
     timeout: number;
+    /** Set when the peer had not finished its TLS handshake. */
+    stage?: "handshake";
   }
   | { type: "cap-reached"; maxConnections: number }
   | { type: "cap-released"; open: number }
@@ -188,6 +206,8 @@ class Exchange implements Reader, Timed {
   replying = false;
   /** Why the server closed it before it finished, if it did. */
   cut?: "timeout" | "shutdown";
+  /** Its TLS handshake has started and not finished. */
+  handshaking = false;
   /** Its place in the server's {@linkcode DeadlineQueue}. */
   deadline = 0;
   prev?: Timed;
@@ -279,7 +299,11 @@ export async function serve<O extends ServeOptions = ServeOptions>(
   checkDuration("linger", settings.linger, true);
   checkWhole("maxConnections", settings.maxConnections, 1);
   const where = listenOptions(options);
-  const listener = where ? await listen(where) : options.listener!;
+  const listener = !where
+    ? options.listener!
+    : "tls" in where
+    ? await listenTls(where)
+    : await listen(where);
   return new Serving(listener, settings) as Server as Server<ServedAddr<O>>;
 }
 
@@ -289,16 +313,25 @@ export async function serve<O extends ServeOptions = ServeOptions>(
  * @param options The options.
  * @returns The runtime's listen options, or `undefined` when a listener
  * is given.
- * @throws {RangeError} If they mix a listener, TCP and a Unix socket.
+ * @throws {RangeError} If they mix a listener, TCP and a Unix socket, give
+ * TLS to a Unix socket or a listener, or its certificate or key is not PEM.
  */
-function listenOptions(options: ServeOptions): ListenOptions | undefined {
-  const { transport = "tcp", hostname, port, path, listener } = options;
+function listenOptions(options: ServeOptions): ListenOptions | TlsListenOptions | undefined {
+  const { transport = "tcp", hostname, port, path, listener, tls } = options;
   const tcp = hostname !== undefined || port !== undefined;
   if (listener) {
     if (tcp || path !== undefined || options.transport) {
       throw new RangeError("give a listener, or where to listen, not both");
     }
+    if (tls) throw new RangeError("a listener brings its own TLS, if any: leave tls out");
     return undefined;
+  }
+  if (tls && transport === "unix") {
+    throw new RangeError("TLS is served over TCP, not a Unix socket");
+  }
+  if (tls) {
+    checkServerTls(tls);
+    return { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT, tls };
   }
   if (transport === "unix") {
     if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
@@ -471,6 +504,7 @@ class Serving implements Server {
       if (story && x.peer()) {
         story({ type: "accepted", peer, local: peerName(conn.localAddr) });
       }
+      if (isTlsConn(conn)) await this.#handshake(x, conn, peer);
       // A message nearly always comes in one segment, and a reply fits the
       // socket's buffer: one plain read and one write usually do (no
       // counting reader, no recvAll loop, no async call per connection).
@@ -530,6 +564,22 @@ class Serving implements Server {
     }
   }
 
+  /** A TLS connection's handshake, inside its deadline. Its peer is named
+   * first: after a failed handshake, Node and Bun can no longer tell it,
+   * and a handshake costs far more than asking. */
+  async #handshake(x: Exchange, conn: TlsConn<NetAddr>, peer: string): Promise<void> {
+    x.peer();
+    x.handshaking = true;
+    let tls: TlsInfo;
+    try {
+      tls = await conn.handshake();
+    } catch (err) {
+      throw handshakeError(err, x.peer(), "server");
+    }
+    x.handshaking = false;
+    if (this.#s.story) this.#s.emit?.({ type: "secured", peer, tls });
+  }
+
   /** Counts and logs an exchange that did not finish, and closes it. Out
    * of #serveConn, which every connection runs: its frame stays small. */
   #fail(x: Exchange, err: unknown): void {
@@ -546,6 +596,7 @@ class Serving implements Server {
         bytes: x.received,
         expected: length,
         timeout: this.#s.timeout,
+        ...(x.handshaking ? { stage: "handshake" as const } : {}),
       });
     } else if (!x.cut && length !== 0 && x.received === 0 && !remote) {
       // Reset before a byte came, and before its peer could be named: the
@@ -553,11 +604,10 @@ class Serving implements Server {
       this.#skip(err);
     } else {
       this.stats.failed++;
-      // Connected and closed without a byte: a load balancer's health
-      // check, a port scan. Counted, but no problem to report.
-      if (!this.#s.story && !x.cut && x.received === 0 && err instanceof IncompleteReadError) {
-        return;
-      }
+      // Connected and closed without a byte (over TLS: closed during the
+      // handshake): a load balancer's health check, a port scan. Counted,
+      // but no problem to report.
+      if (!this.#s.story && !x.cut && x.received === 0 && closedAtOnce(err)) return;
       emit?.({
         type: "failed",
         peer: peerName(remote),
@@ -613,6 +663,13 @@ class Serving implements Server {
       return { ...this.stats };
     })();
   }
+}
+
+/** Whether a peer closed before it sent a byte of its message, or during
+ * its TLS handshake (which cannot tell how far it got). */
+function closedAtOnce(err: unknown): boolean {
+  return err instanceof IncompleteReadError ||
+    (err instanceof NetError && err.op === "handshake" && err.code === "EPIPE");
 }
 
 /** Takes a rejection that is handled elsewhere. */

@@ -26,6 +26,7 @@ import { IncompleteReadError } from "./recv_all.ts";
 import { EXIT, onStopSignals, run, versionLine } from "./cli/run.ts";
 import { plural } from "./cli/text.ts";
 import { stdoutLog } from "./cli/log.ts";
+import { SERVER_TLS_FLAGS, serverTls } from "./cli/tls.ts";
 import { repr } from "./internal/bytes.ts";
 
 /**
@@ -71,6 +72,9 @@ usage: ${name} [HOST[:PORT]] [-p PORT] [options]
   --max-message N        with line or u32, the longest line or frame a
                          client may send (default 65536); a longer one is
                          logged and closed, never buffered
+  --tls-cert FILE        serve over TLS with this certificate (PEM; the
+                         chain after it); needs --tls-key
+  --tls-key FILE         the certificate's private key (PEM, unencrypted)
   --log human|json       log format (default human)
   -q, --quiet            log only the Listening line and problems (not
                          connections closed without a byte: health checks)
@@ -83,11 +87,15 @@ examples:
   ${name} [::1] -p 0 --log json      IPv6 loopback, a free port, JSON lines
   ${name} --framing line             one line in, 'Farewell, client\\n' out
   ${name} --unix /tmp/sixteen.sock   a Unix domain socket
+  ${name} --tls-cert cert.pem --tls-key key.pem
+                                     over TLS (Deno: --allow-read=cert.pem,key.pem)
 
 exit status:
   0    stopped on a signal, after the open exchanges
   1    cannot listen (address in use, permission denied, a file in the way
-       of --unix...), or the listening socket failed
+       of --unix, a TLS key that does not match its certificate...), a
+       --tls-cert or --tls-key file that cannot be read or is not PEM, or
+       the listening socket failed
   2    usage error
   130  a second signal during shutdown`;
 }
@@ -123,6 +131,9 @@ export type LogEvent =
  * @returns The reason, without the peer.
  */
 function failure(error: Error, bytes: number, expected: number | null): string {
+  if (error instanceof NetError && error.op === "handshake") {
+    return `TLS handshake failed: ${error.reason}`;
+  }
   if (error instanceof NetError) {
     return `${error.reason} after ${bytes} ${
       expected === null ? "octets" : `of ${expected} octets`
@@ -169,6 +180,11 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "accepted":
       return `We have accepted a connection from ${event.peer}\n` +
         `Socket connects ${event.local} and ${event.peer}`;
+    case "secured": {
+      // Deno's TLS does not report them.
+      const { version, cipher } = event.tls;
+      return `TLS handshake done with ${event.peer}${version ? `: ${version}, ${cipher}` : ""}`;
+    }
     case "message":
       return `The incoming ${
         event.message.length === 16 ? "sixteen" : event.message.length
@@ -178,9 +194,11 @@ export function formatEvent(event: LogEvent, format: "human" | "json"): string {
     case "failed":
       return `${event.peer}: ${failure(event.error, event.bytes, event.expected)}; closed`;
     case "timeout":
-      return `${event.peer} sent ${event.bytes} ${
-        event.expected === null ? "octets, not a whole message," : `of ${event.expected} octets`
-      } in ${event.timeout / 1000} s; closed`;
+      return event.stage === "handshake"
+        ? `${event.peer} did not finish its TLS handshake in ${event.timeout / 1000} s; closed`
+        : `${event.peer} sent ${event.bytes} ${
+          event.expected === null ? "octets, not a whole message," : `of ${event.expected} octets`
+        } in ${event.timeout / 1000} s; closed`;
     case "cap-reached":
       return `Reached ${plural(event.maxConnections, "open connection")} (--max-connections); ` +
         "new ones wait to be accepted";
@@ -233,6 +251,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...SERVER_TLS_FLAGS,
   }, 1);
   if (values.help) return console.log(help(name)), EXIT.OK;
   if (values.version) return console.log(versionLine()), EXIT.OK;
@@ -269,6 +288,7 @@ export async function main(argv: string[], name = "server"): Promise<number> {
       ? undefined
       : parseCount("max-message", values["max-message"], 1, 1 << 30),
     reply: values.reply === undefined ? undefined : parseFramedText("reply", values.reply, framing),
+    tls: await serverTls(values),
   };
   const out = stdoutLog("server", (count) => formatEvent({ type: "log-dropped", count }, format));
   const log = (event: LogEvent) => out.line(formatEvent(event, format));

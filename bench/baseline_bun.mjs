@@ -8,17 +8,30 @@
  * the reply it half-closes (FIN) and closes on the client's end of stream,
  * discarding what comes before it: the same work, to compare them with.
  *
- * Run it: `bun bench/baseline_bun.mjs [PORT] [--linger]` (0, the default,
- * picks a free one; prints `Listening at 127.0.0.1:PORT`).
+ * With `--tls CERT KEY` it listens over TLS (`Bun.listen` with `tls`, PEM
+ * files), and is the same over TLS.
+ *
+ * Run it: `bun bench/baseline_bun.mjs [PORT] [--linger] [--tls CERT KEY]`
+ * (0, the default, picks a free one; prints `Listening at
+ * 127.0.0.1:PORT`).
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 
 const reply = new TextEncoder().encode("Farewell, client");
-const linger = process.argv[3] === "--linger";
+const args = process.argv.slice(3);
+const linger = args.includes("--linger");
+const tls = args.indexOf("--tls");
 const server = Bun.listen({
   hostname: "127.0.0.1",
   port: Number(process.argv[2] ?? 0),
   allowHalfOpen: linger,
+  ...(tls < 0 ? {} : {
+    tls: {
+      cert: readFileSync(args[tls + 1], "utf8"),
+      key: readFileSync(args[tls + 2], "utf8"),
+    },
+  }),
   socket: {
     open(socket) {
       socket.data = 0;

@@ -4,14 +4,27 @@
  * shutdown. The benchmark compares the project's server with it to see what
  * those cost.
  *
- * Run it: `deno run --allow-net bench/baseline_deno.ts [PORT]` (0, the
- * default, picks a free one; prints `Listening at 127.0.0.1:PORT`).
+ * With `--tls CERT KEY` it listens with `Deno.listenTls` instead (PEM
+ * files), and is the same over TLS.
+ *
+ * Run it: `deno run --allow-net [--allow-read] bench/baseline_deno.ts [PORT]
+ * [--tls CERT KEY]` (0, the default, picks a free one; prints `Listening at
+ * 127.0.0.1:PORT`).
  *
  * @module
  */
 
 const reply = new TextEncoder().encode("Farewell, client");
-const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(Deno.args[0] ?? 0) });
+const port = Number(Deno.args[0] ?? 0);
+const tls = Deno.args[1] === "--tls";
+const listener = tls
+  ? Deno.listenTls({
+    hostname: "127.0.0.1",
+    port,
+    cert: Deno.readTextFileSync(Deno.args[2]),
+    key: Deno.readTextFileSync(Deno.args[3]),
+  })
+  : Deno.listen({ hostname: "127.0.0.1", port });
 console.log(`Listening at 127.0.0.1:${listener.addr.port}`);
 
 async function handle(conn: Deno.Conn): Promise<void> {

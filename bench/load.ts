@@ -36,6 +36,16 @@
  * succeeded, and its open descriptors and RSS before and after (what a
  * leak would grow): `deno task bench:soak` runs a million.
  *
+ * The TLS rows (`, TLS` in their names: `--only TLS` runs them alone) are
+ * the same over TLS: the
+ * project's servers with `--tls-cert`/`--tls-key` beside a hand-written TLS
+ * server on each runtime (the baselines with `--tls`: `Deno.listenTls`,
+ * `node:tls`, `Bun.listen` with `tls`), every one driven by the same TLS
+ * client, the project's load mode on Bun (`--tls-ca`; on Deno without
+ * Bun), so that every exchange is a full handshake and the exchange. The
+ * certificate is a self-signed P-256 one, made with `openssl` into the
+ * temporary folder. They are not in the idle table.
+ *
  * With `--client`, a third table: the project's client in load mode
  * (`client.ts` on Deno, the npm package's on Node and on Bun) against a
  * fresh C server, beside the C load generator, `concurrency` in flight.
@@ -97,6 +107,30 @@ const gcc = (name: string) => {
   return out;
 };
 const cServer = gcc("server");
+// The TLS rows' certificate: self-signed, for 127.0.0.1.
+const cert = join(build, "cert.pem");
+const key = join(build, "key.pem");
+execFileSync("openssl", [
+  "req",
+  "-x509",
+  "-newkey",
+  "ec",
+  "-pkeyopt",
+  "ec_paramgen_curve:P-256",
+  "-nodes",
+  "-days",
+  "1",
+  "-subj",
+  "/CN=localhost",
+  "-addext",
+  "subjectAltName=IP:127.0.0.1",
+  "-addext",
+  "basicConstraints=critical,CA:FALSE",
+  "-keyout",
+  key,
+  "-out",
+  cert,
+], { stdio: "ignore" });
 const cLoadgen = gcc("loadgen");
 const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
@@ -110,6 +144,8 @@ interface ServerSpec {
   baseline?: string;
   /** Left out of the idle-connections table. */
   noIdle?: boolean;
+  /** Driven over TLS by the project's load mode, not the C generator. */
+  tls?: boolean;
 }
 
 /** A Unix row's socket file, in the run's temporary folder. */
@@ -215,6 +251,70 @@ const allServers: ServerSpec[] = [
   { name: "C epoll server, lingering", command: () => [cServer, "0", "linger"], noIdle: true },
 ];
 
+const TLS = ["--tls-cert", cert, "--tls-key", key];
+const BASELINE_DENO_TLS = "baseline_deno.ts --tls, TLS (Deno.listenTls)";
+const BASELINE_NODE_TLS = "baseline_node.mjs --tls, TLS (node:tls)";
+const BASELINE_BUN_TLS = "baseline_bun.mjs --tls, TLS (Bun.listen)";
+allServers.push(
+  {
+    name: "tcp-sixteen server.ts -q, TLS (Deno)",
+    command: (flags) => [
+      deno,
+      "run",
+      "--allow-net",
+      `--allow-read=${cert},${key}`,
+      here("../server.ts"),
+      "-q",
+      "-p",
+      "0",
+      ...TLS,
+      ...flags,
+    ],
+    baseline: BASELINE_DENO_TLS,
+  },
+  {
+    name: BASELINE_DENO_TLS,
+    command: () => [
+      deno,
+      "run",
+      "--allow-net",
+      "--allow-read",
+      here("baseline_deno.ts"),
+      "0",
+      "--tls",
+      cert,
+      key,
+    ],
+  },
+  {
+    name: "npm tcp-sixteen-server -q, TLS (Node)",
+    command: (flags) => [node, npmBin("server"), "-q", "-p", "0", ...TLS, ...flags],
+    baseline: BASELINE_NODE_TLS,
+  },
+  {
+    name: BASELINE_NODE_TLS,
+    command: () => [node, here("baseline_node.mjs"), "0", "--tls", cert, key],
+  },
+  ...(hasBun
+    ? [
+      {
+        name: "npm tcp-sixteen-server -q, TLS (Bun)",
+        command: (flags: string[]) => [bun, npmBin("server"), "-q", "-p", "0", ...TLS, ...flags],
+        baseline: BASELINE_BUN_TLS,
+      },
+      {
+        name: BASELINE_BUN_TLS,
+        command: () => [bun, here("baseline_bun.mjs"), "0", "--tls", cert, key],
+      },
+    ]
+    : []),
+);
+for (const server of allServers) {
+  if (server.name.includes(", TLS")) {
+    Object.assign(server, { tls: true, noIdle: true });
+  }
+}
+
 const only = values.only === undefined ? undefined : new RegExp(values.only);
 const servers = allServers.filter((s) => !only || only.test(s.name));
 
@@ -277,6 +377,22 @@ function generate(command: string[], idleConnections = 0): Promise<Summary> {
 type Where = [string, string];
 const loadgen = (where: Where, inFlight: string, holdIdle = 0) =>
   generate([cLoadgen, ...where, inFlight, seconds, String(holdIdle)], holdIdle);
+/** The TLS rows' client: the project's load mode, on Bun (the fastest of
+ * the three here), trusting the certificate. */
+const tlsClient = hasBun
+  ? [bun, npmBin("client")]
+  : [deno, "run", "--allow-net", `--allow-read=${cert}`, here("../client.ts")];
+async function tlsLoad([, port]: Where, inFlight: string): Promise<Summary> {
+  const args = ["-p", port, "--tls-ca", cert, "--duration", seconds, "--concurrency", inFlight];
+  const summary = await generate([...tlsClient, ...args, "--json", "--no-progress"]) as
+    & Summary
+    & { latencyMs: { p50: number; p99: number } | null };
+  return {
+    ...summary,
+    p50Us: (summary.latencyMs?.p50 ?? NaN) * 1000,
+    p99Us: (summary.latencyMs?.p99 ?? NaN) * 1000,
+  };
+}
 /** The project's client in load mode on each runtime, as users run it. */
 const clients: { name: string; command: string[] }[] = [
   { name: "client.ts (Deno)", command: [deno, "run", "--allow-net", here("../client.ts")] },
@@ -344,10 +460,11 @@ interface Round {
 /** One round on a fresh server: one at a time, then `concurrency` at a time
  * (timed for CPU). */
 function round(server: ServerSpec): Promise<Round> {
+  const drive = server.tls ? tlsLoad : loadgen;
   return withServer(server, [], async (where, pid) => {
-    const single = await loadgen(where, "1");
+    const single = await drive(where, "1");
     const before = cpuUs(pid);
-    const many = await loadgen(where, concurrency);
+    const many = await drive(where, concurrency);
     const cpu = (cpuUs(pid) - before) / many.succeeded;
     const rss = memoryMB(pid, "VmHWM");
     return {
@@ -394,7 +511,8 @@ const versions = `Deno ${Deno.version.deno}, Node ${
 }, ${hasBun ? `Bun ${execFileSync(bun, ["--version"], { encoding: "utf8" }).trim()}` : "no Bun"}`;
 console.log(
   `${availableParallelism()} cores, ${cpuModel}, Linux ${release()}; ${versions}; C load ` +
-    `generator; median of ${rounds} rounds of ${seconds} s per cell, a fresh server each\n`,
+    `generator (TLS rows: the project's load mode on ${hasBun ? "Bun" : "Deno"}); median of ` +
+    `${rounds} rounds of ${seconds} s per cell, a fresh server each\n`,
 );
 
 /** Open descriptors of a process. */
@@ -412,7 +530,8 @@ async function soak(total: number): Promise<void> {
     "| server | exchanges | failed | seconds | descriptors before → after | RSS MB before → after | peak RSS MB |",
   );
   console.log("| --- | ---: | ---: | ---: | --- | --- | ---: |");
-  for (const server of servers.filter((s) => s.baseline && !s.name.includes("--linger"))) {
+  const soaked = servers.filter((s) => s.baseline && !s.tls && !s.name.includes("--linger"));
+  for (const server of soaked) {
     const line = await withServer(server, [], async (where, pid) => {
       await loadgen(where, "1"); // What the runtime opens once is open.
       await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -444,7 +563,7 @@ try {
   // sockets of the table's hundred thousand exchanges: finding a free
   // ephemeral port among those slows every connect() to about 1 ms.
   const idleTable: string[] = [];
-  if (idle > 0) {
+  if (idle > 0 && servers.some((s) => !s.noIdle)) {
     idleTable.push(
       `\n${n0(idle)} idle connections held open (the project's servers with ` +
         `--max-connections ${2 * idle} --timeout 120), then one good client, one exchange at ` +

@@ -135,6 +135,18 @@ export function advice(err: NetError, invoked: string): string | undefined {
         : "check the name";
     case "ETIMEDOUT":
       return "is the server up? raise --timeout if it is slow";
+    case "ECERTUNTRUSTED":
+      return "pass --tls-ca FILE (the CA that signed it, or the certificate itself)";
+    case "ECERTNAME":
+      return "pass --tls-servername NAME with a name the certificate is for";
+    case "ECERTEXPIRED":
+      return "renew the server's certificate, or check this machine's clock";
+    case "ENOTTLS":
+      return err.op === "handshake" ? "drop --tls?" : undefined;
+    case "EKEYMISMATCH":
+      return "give --tls-key the key of --tls-cert's certificate";
+    case "ETLS":
+      return err.op === "listen" ? "check the --tls-cert and --tls-key files" : undefined;
     default:
       return undefined;
   }

@@ -24,9 +24,21 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TcpAddr,
+  TcpOptions,
   UnixAddr,
 } from "../net.ts";
-import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
+import { addrOf, bareHost, checkUnixPath, closeQuietly, NetError, rawCode } from "../net.ts";
+import {
+  closedDuringHandshake,
+  handshakeError,
+  type TlsConn,
+  type TlsConnectOptions,
+  type TlsInfo,
+  tlsListenError,
+  type TlsListenOptions,
+  type TlsServerOptions,
+} from "../tls.ts";
 import {
   AcceptQueue,
   brokenPipe,
@@ -65,6 +77,14 @@ interface BunSocket {
   resume(): void;
 }
 
+/** A TLS socket's part (`TLSSocket` in bun-types). */
+interface BunTlsSocket extends BunSocket {
+  /** `TLSv1.3`...; not known before the handshake. */
+  getTLSVersion(): string | null;
+  /** The cipher suite; its `standardName` is the IANA name. */
+  getCipher(): { standardName: string | null } | null;
+}
+
 /** The handlers Bun calls, with data as `Uint8Array`s of their own. */
 interface BunHandlers {
   binaryType: "uint8array";
@@ -75,7 +95,13 @@ interface BunHandlers {
   close(socket: BunSocket, error?: Error): void;
   error(socket: BunSocket, error: Error): void;
   connectError?(socket: BunSocket, error: Error): void;
+  /** A TLS socket's handshake ended: `success` is false when it failed
+   * (the error says why), or the server's certificate was rejected. */
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
 }
+
+/** Bun's TLS options, as this file passes them. */
+type BunTls = TlsServerOptions | { ca?: string; serverName?: string; rejectUnauthorized: true };
 
 /** Where Bun listens or connects: a TCP address, or a Unix socket's path. */
 type BunWhere = { hostname: string; port: number } | { unix: string };
@@ -85,12 +111,14 @@ declare const Bun: {
   listen(
     options: BunWhere & {
       allowHalfOpen: boolean;
+      tls?: BunTls;
       socket: BunHandlers;
     },
   ): { readonly hostname: string; readonly port: number; stop(): void };
   connect(
     options: BunWhere & {
       allowHalfOpen: boolean;
+      tls?: BunTls;
       socket: BunHandlers;
     },
   ): Promise<BunSocket>;
@@ -181,6 +209,42 @@ class BunConn extends QueuedConn<BunSocket> {
   }
 }
 
+/** A Bun TLS socket with Deno's `read(p)` / `write(p)` shape, and its
+ * handshake, which Bun reports to the `handshake` handler. */
+class BunTlsConn extends BunConn implements TlsConn<NetAddr> {
+  readonly #handshake: Promise<TlsInfo>;
+  #settle?: { resolve(info: TlsInfo): void; reject(err: unknown): void };
+
+  constructor(socket: BunSocket) {
+    super(socket);
+    this.#handshake = new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
+    this.#handshake.catch(() => {}); // Reported to whoever awaits it.
+  }
+
+  handshake(): Promise<TlsInfo> {
+    return this.#handshake;
+  }
+
+  /** The handshake ended (a server's `success` ignores the missing client
+   * certificate that `authorizationError` reports). */
+  onHandshake(success: boolean, error: Error | null): void {
+    const settle = this.#settle;
+    if (!settle) return;
+    this.#settle = undefined;
+    if (!success) return settle.reject(error ?? closedDuringHandshake());
+    const socket = this.socket as BunTlsSocket;
+    settle.resolve({
+      version: socket.getTLSVersion() ?? null,
+      cipher: socket.getCipher()?.standardName ?? null,
+    });
+  }
+
+  override onClose(error?: Error): void {
+    super.onClose(error);
+    this.onHandshake(false, error ?? null);
+  }
+}
+
 /** What every socket's handlers do once it has its {@linkcode BunConn}. */
 const common = {
   binaryType: "uint8array",
@@ -191,6 +255,21 @@ const common = {
   // Bun calls this when a handler throws; ours do not, but a failure must
   // never go unhandled.
   error: (socket, error) => socket.data?.received.fail(error),
+} satisfies Omit<BunHandlers, "open">;
+
+/** A TLS failure on an established connection (a record that does not
+ * decrypt...), which Bun codes `EPROTO`: the library's `ETLS`. */
+function tlsCoded(error: Error): Error {
+  return rawCode(error) === "EPROTO" ? Object.assign(error, { code: "ETLS" }) : error;
+}
+
+/** The same for TLS sockets, whose handshake Bun reports. */
+const commonTls = {
+  ...common,
+  close: (socket, error) => socket.data?.onClose(error && tlsCoded(error)),
+  error: (socket, error) => socket.data?.received.fail(tlsCoded(error)),
+  handshake: (socket, success, error) =>
+    (socket.data as BunTlsConn | undefined)?.onHandshake(success, error),
 } satisfies Omit<BunHandlers, "open">;
 
 /** Whether `hostname` is an IP address literal (Bun would keep a name as
@@ -219,9 +298,20 @@ export async function listen<O extends ListenOptions>(options: O): Promise<Liste
   if (o.transport === "unix") {
     return await listenUnix(o.path, unix) as Listener as Listener<AddrOf<O>>;
   }
+  return listenAt(await bindable(o), addrOf(o)) as Listener as Listener<AddrOf<O>>;
+}
+
+/**
+ * A TCP address as `Bun.listen` takes it: a host name looked up, as Deno
+ * and Node bind a name, to its first address.
+ *
+ * @param o Where to listen.
+ * @returns The address.
+ * @throws {NetError} If the name cannot be looked up.
+ */
+async function bindable(o: TcpOptions): Promise<BunWhere> {
   let hostname = bareHost(o.hostname);
   if (!isIP(hostname)) {
-    // Bound as Deno and Node bind a name: to its first address.
     const { lookup } = await import("node:dns/promises");
     try {
       hostname = (await lookup(hostname)).address;
@@ -229,7 +319,7 @@ export async function listen<O extends ListenOptions>(options: O): Promise<Liste
       throw new NetError("listen", codeOf(err), addrOf(o), { cause: err });
     }
   }
-  return listenAt({ hostname, port: o.port }, addrOf(o)) as Listener as Listener<AddrOf<O>>;
+  return { hostname, port: o.port };
 }
 
 /** Bun's side of {@linkcode listenUnix}: its listen, connect, files. */
@@ -249,10 +339,12 @@ const unix: UnixRuntime = {
  * @param where Where, as `Bun.listen()` takes it.
  * @param asked The address asked for: errors name it, and a Unix socket's
  * listener and connections are named by its path.
+ * @param tls Over TLS, with this certificate and key.
  * @returns The listener.
- * @throws {NetError} If Bun cannot listen there.
+ * @throws {NetError} If Bun cannot listen there, or (`EKEYMISMATCH`,
+ * `ETLS`) with that certificate and key.
  */
-function listenAt(where: BunWhere, asked: NetAddr): Listener {
+function listenAt(where: BunWhere, asked: NetAddr, tls?: TlsServerOptions): Listener {
   // A Unix peer is unnamed (a client does not bind its socket).
   const ends = asked.transport === "unix" ? { local: asked.path, remote: "" } : undefined;
   let queue: AcceptQueue | undefined;
@@ -260,12 +352,17 @@ function listenAt(where: BunWhere, asked: NetAddr): Listener {
     const server = Bun.listen({
       ...where,
       allowHalfOpen: true,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       socket: {
-        ...common,
+        ...(tls ? commonTls : common),
         // A connection reset while it waited in the backlog is handed out
         // too: its reads fail, and it has no peer address (Deno's accept
-        // fails with ENOTCONN instead).
-        open: (socket) => queue!.push(socket.data = new BunConn(socket, false, ends)),
+        // fails with ENOTCONN instead). A TLS one is handed out before its
+        // handshake, which Bun does once it is accepted.
+        open: (socket) =>
+          queue!.push(
+            socket.data = tls ? new BunTlsConn(socket) : new BunConn(socket, false, ends),
+          ),
       },
     });
     queue = new AcceptQueue(
@@ -274,7 +371,9 @@ function listenAt(where: BunWhere, asked: NetAddr): Listener {
     );
     return queue;
   } catch (err) {
-    throw new NetError("listen", codeOf(err), asked, { cause: err });
+    throw tls
+      ? tlsListenError(err, asked, codeOf)
+      : new NetError("listen", codeOf(err), asked, { cause: err });
   }
 }
 
@@ -333,6 +432,100 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
       (err) => {
         signal?.removeEventListener("abort", onAbort);
         if (!aborted) reject(new NetError("connect", codeOf(err), addrOf(o), { cause: err }));
+      },
+    );
+  });
+}
+
+/**
+ * Listens over TLS (`Bun.listen` with `tls`). Each connection is handed out
+ * as it is accepted; Bun does its handshake then, and reports it.
+ *
+ * @param options Where to listen, the certificate and key (PEM).
+ * @returns The listener.
+ * @throws {NetError} If the address cannot be bound (`EADDRINUSE`...), the
+ * key does not match the certificate (`EKEYMISMATCH`), or either cannot be
+ * used (`ETLS`).
+ * @throws {RangeError} If the host is empty.
+ */
+export async function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  const listener = listenAt(await bindable(options), addrOf(options), options.tls);
+  return listener as Listener as Listener<TcpAddr>;
+}
+
+/** The handlers of every TLS socket we connect: one object for all. */
+const connectingTls: BunHandlers = {
+  ...commonTls,
+  open(socket) {
+    socket.data = new BunTlsConn(socket);
+  },
+  // Bun.connect's promise rejects too, and connectTls() handles that.
+  connectError() {},
+};
+
+/**
+ * Connects over TLS (`Bun.connect` with `tls`) and finishes the handshake,
+ * verifying the server against `ca` or Bun's roots, for `servername` or
+ * the host.
+ *
+ * @param options Where to connect, how to verify, a signal to give up.
+ * @returns The connection, its handshake done.
+ * @throws {NetError} If the connection cannot be made (operation
+ * `connect`) or the handshake fails (operation `handshake`).
+ * @throws The signal's reason if it aborts first.
+ */
+export function connectTls(options: TlsConnectOptions): Promise<TlsConn<TcpAddr>> {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const { ca, servername } = options.tls === true ? {} : options.tls;
+  const addr = addrOf(options) as TcpAddr;
+  return new Promise((resolve, reject) => {
+    // Bun.connect takes no signal: an abort settles at once, and closes
+    // the connection if it was made.
+    let conn: BunTlsConn | undefined;
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      if (conn) closeQuietly(conn);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
+    Bun.connect({
+      hostname: bareHost(options.hostname),
+      port: options.port,
+      allowHalfOpen: true,
+      tls: {
+        rejectUnauthorized: true,
+        ...(ca === undefined ? {} : { ca }),
+        ...(servername === undefined ? {} : { serverName: servername }),
+      },
+      socket: connectingTls,
+    }).then(
+      (socket) => {
+        conn = socket.data as BunTlsConn | undefined;
+        if (aborted) return conn && closeQuietly(conn);
+        // Bun calls open() before this; without it, nothing would tell
+        // the connection of its end.
+        if (!conn) return done(), reject(new NetError("connect", "ECONNRESET", addr));
+        const made = conn;
+        made.handshake().then(
+          () => {
+            done();
+            if (aborted) closeQuietly(made);
+            // A TCP socket's addresses are TCP addresses.
+            else resolve(made as TlsConn as TlsConn<TcpAddr>);
+          },
+          (err) => {
+            done();
+            closeQuietly(made);
+            if (!aborted) reject(handshakeError(err, addr, "client"));
+          },
+        );
+      },
+      (err) => {
+        done();
+        if (!aborted) reject(new NetError("connect", codeOf(err), addr, { cause: err }));
       },
     );
   });

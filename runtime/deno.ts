@@ -19,8 +19,18 @@ import {
   type ListenOptions,
   NetError,
   type NetErrorCode,
+  type TcpAddr,
   type UnixAddr,
 } from "../net.ts";
+import {
+  handshakeError,
+  type TlsConn,
+  type TlsConnectOptions,
+  type TlsInfo,
+  tlsListenError,
+  type TlsListenOptions,
+  UNKNOWN_TLS,
+} from "../tls.ts";
 import { type Meets, STOP_SIGNALS, type StopSignal } from "./types.ts";
 import { type FileKind, listenUnix, type SocketFiles, type UnixRuntime } from "./socket_file.ts";
 
@@ -186,6 +196,141 @@ function kindOf(info: Deno.FileInfo): FileKind {
   if (info.isDirectory) return "directory";
   if (info.isSymlink) return "symlink";
   return info.isFifo ? "fifo" : "device";
+}
+
+/**
+ * Listens over TLS (`Deno.listenTls`). Deno hands out each connection as
+ * it is accepted and does its handshake when it is first used, or asked
+ * (`handshake()`): a slow handshake holds its own connection only.
+ *
+ * Deno's TLS (rustls) does not report the protocol and cipher a handshake
+ * agreed on: `handshake()` resolves with both `null`.
+ *
+ * @param options Where to listen, the certificate and key (PEM).
+ * @returns The listener.
+ * @throws {NetError} If the address cannot be bound (`EADDRINUSE`...), the
+ * key does not match the certificate (`EKEYMISMATCH`), or either cannot be
+ * used (`ETLS`).
+ * @throws {RangeError} If the host is empty.
+ */
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  try {
+    const listener = Deno.listenTls({
+      hostname: bareHost(options.hostname),
+      port: options.port,
+      cert: options.tls.cert,
+      key: options.tls.key,
+    });
+    return Promise.resolve({
+      addr: tcpAddr(listener.addr),
+      accept: () => listener.accept().then(tlsConn),
+      close: () => listener.close(),
+    });
+  } catch (err) {
+    if (err instanceof RangeError) return Promise.reject(err);
+    return Promise.reject(tlsListenError(err, addrOf(options), codeOf));
+  }
+}
+
+/**
+ * Connects over TLS and finishes the handshake: `Deno.connect`, then
+ * `Deno.startTls` with the name to verify (`servername`, or the host).
+ *
+ * @param options Where to connect, how to verify, a signal to give up.
+ * @returns The connection, its handshake done.
+ * @throws {NetError} If the connection cannot be made (operation
+ * `connect`) or the handshake fails (operation `handshake`: `ECERTUNTRUSTED`,
+ * `ECERTNAME`, `ECERTEXPIRED`, `ENOTTLS`...).
+ * @throws The signal's reason if it aborts first.
+ */
+export async function connectTls(options: TlsConnectOptions): Promise<TlsConn<TcpAddr>> {
+  const signal = options.signal;
+  const addr = addrOf(options) as TcpAddr;
+  const hostname = bareHost(options.hostname);
+  const tcp = await connect({ hostname, port: options.port, signal }) as Deno.TcpConn;
+  // The client's last handshake message and its first write go out at
+  // once, not the second a delayed ACK (40 ms) later.
+  tcp.setNoDelay(true);
+  const { ca, servername } = options.tls === true ? {} : options.tls;
+  let secured: Deno.TlsConn | undefined;
+  // The handshake takes no signal: aborting closes the socket under it.
+  const onAbort = () => closeDeno(secured ?? tcp);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    secured = await Deno.startTls(tcp, {
+      hostname: servername ?? hostname,
+      caCerts: ca === undefined ? undefined : [ca],
+    });
+    await secured.handshake();
+    return tlsConn(secured);
+  } catch (err) {
+    closeDeno(secured ?? tcp);
+    if (signal?.aborted) throw signal.reason;
+    throw handshakeError(err, addr, "client");
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Closes a Deno socket that may be closed already (or consumed by
+ * `startTls`). */
+function closeDeno(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** A TLS peer that closes without TLS's close_notify ends the stream, as
+ * Node, Bun and Python read it, not an error: the exchange knows its
+ * lengths, so a cut is seen anyway. A record that does not decrypt, or
+ * breaks the protocol, is Deno's `InvalidData`, without a code: it gets
+ * the library's, `ETLS`. */
+function endOfStream(err: unknown): null {
+  if (err instanceof Deno.errors.UnexpectedEof) return null;
+  throw tlsCoded(err);
+}
+
+function tlsCoded(err: unknown): unknown {
+  return err instanceof Deno.errors.InvalidData ? Object.assign(err, { code: "ETLS" }) : err;
+}
+
+/** A TCP address as the library says it: Deno's TLS sockets name theirs
+ * without `transport`. */
+function tcpAddr({ hostname, port }: Deno.NetAddr): TcpAddr {
+  return { transport: "tcp", hostname, port };
+}
+
+/** A Deno TLS connection with the library's shape. */
+function tlsConn(conn: Deno.TlsConn): TlsConn<TcpAddr> {
+  let handshake: Promise<TlsInfo> | undefined;
+  return {
+    localAddr: tcpAddr(conn.localAddr),
+    remoteAddr: tcpAddr(conn.remoteAddr),
+    read: (p) => conn.read(p).catch(endOfStream),
+    write: (p) => conn.write(p).catch((err) => Promise.reject(tlsCoded(err))),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+    handshake: () => handshake ??= conn.handshake().then(() => UNKNOWN_TLS),
+  };
+}
+
+/**
+ * Reads a text file.
+ *
+ * @param path The file.
+ * @returns Its text.
+ * @throws The runtime's error, with `code` `ENOTCAPABLE` when Deno was not
+ * given `--allow-read` for it.
+ */
+export async function readTextFile(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) Object.assign(err, { code: "ENOTCAPABLE" });
+    throw err;
+  }
 }
 
 /** The command-line arguments, without the runtime and script. */

@@ -20,6 +20,7 @@
  */
 
 import * as net from "node:net";
+import type * as TLS from "node:tls";
 import type {
   AddrOf,
   Conn,
@@ -27,9 +28,19 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TcpAddr,
   UnixAddr,
 } from "../net.ts";
 import { addrOf, bareHost, checkUnixPath, NetError } from "../net.ts";
+import {
+  closedDuringHandshake,
+  handshakeError,
+  type TlsConn,
+  type TlsConnectOptions,
+  type TlsInfo,
+  tlsListenError,
+  type TlsListenOptions,
+} from "../tls.ts";
 import { AcceptQueue, codeOf, interrupted, isHangUp, QueuedConn, type UnixEnds } from "./queues.ts";
 import type { Meets } from "./types.ts";
 import { listenUnix, type UnixRuntime } from "./socket_file.ts";
@@ -139,9 +150,15 @@ const unix: UnixRuntime = {
  * @param where Where, as `server.listen()` takes it.
  * @param asked The address asked for: errors name it, and a Unix socket's
  * listener and connections are named by its path.
+ * @param wrap Makes each accepted socket's connection (a plain one by
+ * default).
  * @returns The listener.
  */
-function listenAt(where: net.ListenOptions, asked: NetAddr): Promise<Listener> {
+function listenAt(
+  where: net.ListenOptions,
+  asked: NetAddr,
+  wrap?: (socket: net.Socket) => NodeConn,
+): Promise<Listener> {
   return new Promise((resolve, reject) => {
     const unix = asked.transport === "unix" ? asked.path : undefined;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
@@ -162,7 +179,9 @@ function listenAt(where: net.ListenOptions, asked: NetAddr): Promise<Listener> {
       // A connection reset while it waited in the backlog is handed out
       // too: its reads fail, and it has no peer address (Deno's accept
       // fails with ENOTCONN instead).
-      server.on("connection", (socket: net.Socket) => queue.push(new NodeConn(socket, true, ends)));
+      server.on("connection", (socket: net.Socket) => {
+        queue.push(wrap ? wrap(socket) : new NodeConn(socket, true, ends));
+      });
       // After listening, Node reports accept failures (EMFILE...) here, and
       // goes on listening: accept() rejects with them, as Deno's does.
       server.on("error", (error) => queue.fail(error));
@@ -215,6 +234,166 @@ export function connect<O extends ConnectOptions>(options: O): Promise<Conn<Addr
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);
     socket.once("connect", onConnect);
+  });
+}
+
+/** `node:tls`, loaded when TLS is first used: it costs Node 3 ms to load,
+ * which a plain server or client need not pay. */
+let tlsModule: typeof TLS | undefined;
+async function nodeTls(): Promise<typeof TLS> {
+  return tlsModule ??= await import("node:tls");
+}
+
+/** What a finished handshake agreed on. */
+function tlsInfo(socket: TLS.TLSSocket): TlsInfo {
+  return {
+    version: socket.getProtocol() ?? null,
+    cipher: socket.getCipher()?.standardName ?? null,
+  };
+}
+
+/** A `tls.TLSSocket` with Deno's `read(p)` / `write(p)` shape, and its
+ * handshake: done already (a client's), or to come (a server's, whose
+ * socket emits `secure`). */
+class NodeTlsConn extends NodeConn implements TlsConn<NetAddr> {
+  readonly #handshake: Promise<TlsInfo>;
+
+  constructor(socket: TLS.TLSSocket, secured: boolean) {
+    super(socket);
+    this.#handshake = secured
+      ? Promise.resolve(tlsInfo(socket))
+      : new Promise((resolve, reject) => {
+        const settle = () => {
+          socket.off("secure", onSecure).off("error", onError).off("end", onEnd).off(
+            "close",
+            onEnd,
+          );
+        };
+        const onSecure = () => {
+          settle();
+          resolve(tlsInfo(socket));
+        };
+        const onError = (err: unknown) => {
+          settle();
+          reject(err);
+        };
+        // Node reports a peer that leaves mid-handshake as end of stream.
+        const onEnd = () => {
+          settle();
+          reject(closedDuringHandshake());
+        };
+        socket.on("secure", onSecure).on("error", onError).on("end", onEnd).on("close", onEnd);
+      });
+    this.#handshake.catch(() => {}); // Reported to whoever awaits it.
+  }
+
+  handshake(): Promise<TlsInfo> {
+    return this.#handshake;
+  }
+
+  /** Sends close_notify and FIN, and frees the socket once they are out;
+   * with unread data or a write still queued, at once. (A TLS socket
+   * cannot be reset as a TCP one is: Node's `resetAndDestroy()` takes TCP
+   * handles only.) */
+  protected override release(unread: boolean): void {
+    const socket = this.socket;
+    if (!unread && socket.writableLength === 0) socket.destroySoon();
+    else socket.destroy();
+  }
+}
+
+/**
+ * Listens over TLS: a `node:net` server whose sockets are each wrapped in
+ * a server `tls.TLSSocket` as they are accepted, so that a connection is
+ * handed out before its handshake (`tls.Server` hands it out only after,
+ * so one slow handshake would hold no one, but neither could the server's
+ * deadline reach it).
+ *
+ * @param options Where to listen, the certificate and key (PEM).
+ * @returns The listener.
+ * @throws {NetError} If the address cannot be bound (`EADDRINUSE`...), the
+ * key does not match the certificate (`EKEYMISMATCH`), or either cannot be
+ * used (`ETLS`).
+ * @throws {RangeError} If the host is empty.
+ */
+export async function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  const tls = await nodeTls();
+  let secureContext: TLS.SecureContext;
+  try {
+    secureContext = tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key });
+  } catch (err) {
+    throw tlsListenError(err, addrOf(options), codeOf);
+  }
+  const where = { host: bareHost(options.hostname), port: options.port };
+  const listener = listenAt(where, addrOf(options), (socket) => {
+    const secured = new tls.TLSSocket(socket, { isServer: true, secureContext });
+    return new NodeTlsConn(secured, false);
+  });
+  return listener as Promise<Listener> as Promise<Listener<TcpAddr>>;
+}
+
+/** The client's secure context for the last `ca` used: made once, not for
+ * every connection (load mode makes thousands). */
+let clientContext: { ca: string | undefined; context: TLS.SecureContext } | undefined;
+
+/**
+ * Connects over TLS (`tls.connect`) and finishes the handshake, verifying
+ * the server against `ca` or Node's roots, for `servername` or the host.
+ *
+ * @param options Where to connect, how to verify, a signal to give up.
+ * @returns The connection, its handshake done.
+ * @throws {NetError} If the connection cannot be made (operation
+ * `connect`) or the handshake fails (operation `handshake`).
+ * @throws The signal's reason if it aborts first.
+ */
+export async function connectTls(options: TlsConnectOptions): Promise<TlsConn<TcpAddr>> {
+  const signal = options.signal;
+  if (signal?.aborted) throw signal.reason;
+  const tls = await nodeTls();
+  const { ca, servername } = options.tls === true ? {} : options.tls;
+  if (!clientContext || clientContext.ca !== ca) {
+    clientContext = { ca, context: tls.createSecureContext(ca === undefined ? {} : { ca }) };
+  }
+  const addr = addrOf(options) as TcpAddr;
+  return new Promise((resolve, reject) => {
+    // allowHalfOpen: the peer's FIN ends our reads, not our writes
+    // (tls.connect passes it on, though @types/node leaves it out).
+    const connectOptions: TLS.ConnectionOptions & { allowHalfOpen: boolean } = {
+      host: bareHost(options.hostname),
+      port: options.port,
+      // Node sends the host as SNI unless it is an IP address.
+      ...(servername === undefined ? {} : { servername }),
+      secureContext: clientContext!.context,
+      allowHalfOpen: true,
+    };
+    const socket = tls.connect(connectOptions);
+    let connected = false;
+    const settle = () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("connect", onConnect).off("secureConnect", onSecure).off("error", onError);
+    };
+    const onAbort = () => {
+      settle();
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    const onConnect = () => (connected = true);
+    const onError = (err: unknown) => {
+      settle();
+      socket.destroy();
+      reject(
+        connected
+          ? handshakeError(err, addr, "client")
+          : new NetError("connect", codeOf(err), addr, { cause: err }),
+      );
+    };
+    const onSecure = () => {
+      settle();
+      // A TCP socket's addresses are TCP addresses.
+      resolve(new NodeTlsConn(socket, true) as TlsConn as TlsConn<TcpAddr>);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("connect", onConnect).once("secureConnect", onSecure).once("error", onError);
   });
 }
 

@@ -7,6 +7,7 @@
  */
 
 import process from "node:process";
+import { readFile } from "node:fs/promises";
 import { type MeetsProcess, STOP_SIGNALS, type StopSignal } from "./types.ts";
 
 /** The command-line arguments, without the runtime and script. */
@@ -23,6 +24,17 @@ export function programName(): string {
 /** The runtime and its version, for `--version`. */
 export function runtimeVersion(): string {
   return process.versions.bun ? `Bun ${process.versions.bun}` : `Node ${process.versions.node}`;
+}
+
+/**
+ * Reads a text file (UTF-8).
+ *
+ * @param path The file.
+ * @returns Its text.
+ * @throws Node's error (`code` `ENOENT`, `EACCES`...).
+ */
+export function readTextFile(path: string): Promise<string> {
+  return readFile(path, "utf8");
 }
 
 /**

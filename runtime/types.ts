@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions } from "../net.ts";
+import type { AddrOf, Conn, ConnectOptions, Listener, ListenOptions, TcpAddr } from "../net.ts";
+import type { TlsConn, TlsConnectOptions, TlsListenOptions } from "../tls.ts";
 
 /** The signals that ask a program to stop: Ctrl-C, `kill`, and the
  * terminal closing. */
@@ -28,6 +29,15 @@ export interface SocketRuntime {
   /** Opens a connection over TCP (the default) or a Unix domain socket;
    * rejects with a `NetError`, or the signal's reason if it aborts first. */
   connect: <O extends ConnectOptions>(options: O) => Promise<Conn<AddrOf<O>>>;
+  /** Listens over TLS on TCP; each connection is handed out as it is
+   * accepted, its handshake still to do (`TlsConn.handshake()`). Rejects
+   * with a `NetError` if the address cannot be bound or the key does not
+   * match the certificate (`EKEYMISMATCH`). */
+  listenTls: (options: TlsListenOptions) => Promise<Listener<TcpAddr>>;
+  /** Connects over TLS on TCP and finishes the handshake, verifying the
+   * server; rejects with a `NetError` (operation `handshake` for a failed
+   * handshake), or the signal's reason if it aborts first. */
+  connectTls: (options: TlsConnectOptions) => Promise<TlsConn<TcpAddr>>;
 }
 
 /** The process half: what the programs take from the runtime (arguments,
@@ -39,6 +49,10 @@ export interface ProcessRuntime {
   programName: () => string;
   /** The runtime and its version, such as `Deno 2.9.6`. */
   runtimeVersion: () => string;
+  /** Reads a text file (UTF-8); rejects with the runtime's error, whose
+   * `code` is `ENOENT`, `EACCES`... or `ENOTCAPABLE` where the runtime's
+   * permissions forbid it (Deno without `--allow-read`). */
+  readTextFile: (path: string) => Promise<string>;
   /** Ends the process at once. */
   exit: (code: number) => never;
   /** Whether standard error is a terminal. */
