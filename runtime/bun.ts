@@ -43,6 +43,7 @@ import {
   AcceptQueue,
   brokenPipe,
   codeOf,
+  connectionReset,
   interrupted,
   isHangUp,
   QueuedConn,
@@ -137,13 +138,16 @@ class BunConn extends QueuedConn<BunSocket> {
   #writes: PendingWrite[] = [];
 
   write(p: Uint8Array): Promise<number> {
-    const refusal = this.writeRefusal() ?? (this.#gone ? brokenPipe() : undefined);
+    const refusal = this.writeRefusal() ?? (this.#gone ? this.received.hangUp() : undefined);
     if (refusal) return Promise.reject(refusal);
     if (p.length === 0) return Promise.resolve(0);
     if (this.#writes.length === 0) {
       const n = this.socket.write(p);
       if (n > 0) return Promise.resolve(n);
-      if (n < 0) return Promise.reject(brokenPipe());
+      if (n < 0) {
+        this.#lost();
+        return Promise.reject(this.received.hangUp());
+      }
     }
     // Nothing fits: wait for the peer to read (drain), as Deno's write does.
     return new Promise((resolve, reject) => this.#writes.push({ p, resolve, reject }));
@@ -157,17 +161,32 @@ class BunConn extends QueuedConn<BunSocket> {
       if (n === 0) return;
       this.#writes.shift();
       if (n > 0) write.resolve(n);
-      else write.reject(brokenPipe());
+      else {
+        this.#lost();
+        write.reject(this.received.hangUp());
+      }
     }
   }
 
   /** Bun closed the socket: with the peer's error (a reset), or without
-   * one (FIN both ways, or our own close). */
+   * one (FIN both ways, our own close, or an error it did not name). */
   onClose(error?: Error): void {
     this.#gone = true;
     if (error) this.received.fail(error);
-    else this.received.end();
-    this.#failWrites(() => isHangUp(error) ? brokenPipe() : error ?? brokenPipe());
+    else this.#lost();
+    this.received.end();
+    const failure = this.received.failure;
+    this.#failWrites(() => isHangUp(failure) ? this.received.hangUp() : failure ?? brokenPipe());
+  }
+
+  /** Bun gave the socket up without naming an error: it closes on an
+   * error event (EPOLLERR) without asking the kernel which, and a write
+   * then returns -1. With no FIN sent or received and no error known, that
+   * was the peer's reset. */
+  #lost(): void {
+    if (!this.shut && !this.closed && !this.received.ended && !this.received.failure) {
+      this.received.fail(connectionReset());
+    }
   }
 
   /** A write still waiting can never be sent after FIN: it fails. */

@@ -41,15 +41,7 @@ import {
   tlsListenError,
   type TlsListenOptions,
 } from "../tls.ts";
-import {
-  AcceptQueue,
-  brokenPipe,
-  codeOf,
-  interrupted,
-  isHangUp,
-  QueuedConn,
-  type UnixEnds,
-} from "./queues.ts";
+import { AcceptQueue, codeOf, interrupted, isHangUp, QueuedConn, type UnixEnds } from "./queues.ts";
 import type { Meets } from "./types.ts";
 import { listenUnix, type UnixRuntime } from "./socket_file.ts";
 import { nodeFiles } from "./node_files.ts";
@@ -99,11 +91,9 @@ class NodeConn extends QueuedConn<net.Socket> {
         // the write unsent (our close(), or the peer's reset): not sent.
         const failure = this.received.failure;
         if (!err && !this.closed && !failure) resolve(p.length);
-        else {
-          reject(
-            this.closed ? interrupted() : isHangUp(failure) ? brokenPipe() : err ?? failure,
-          );
-        }
+        else if (this.closed) reject(interrupted());
+        else if (isHangUp(failure) || isHangUp(err)) reject(this.received.hangUp(err));
+        else reject(err ?? failure);
       });
     });
   }

@@ -8,8 +8,8 @@
  * - {@linkcode ReadQueue}: received bytes wait here until read, so nothing
  *   is lost while nobody reads; past a high-water mark the socket is paused,
  *   so a peer that sends faster than we read waits in the kernel, not in
- *   our memory. A reset rejects reads only once the bytes before it are
- *   read.
+ *   our memory. A reset rejects one read or write (the kernel reports it
+ *   once), and reads only once the bytes before it are read.
  * - {@linkcode AcceptQueue}: connections that arrive while nobody awaits
  *   `accept()` wait here, paused, in arrival order, and so do accept errors.
  *
@@ -40,9 +40,12 @@ function denoError(name: string, message: string, code?: string): Error {
 export const badResource = (): Error => denoError("BadResource", "Bad resource ID");
 /** A read or write cut short by our own `close()`. */
 export const interrupted = (): Error => denoError("Interrupted", "operation canceled", "EINTR");
-/** Writing after our FIN or the peer's reset. */
+/** Writing after our FIN, the peer's FIN, or a reset already reported. */
 export const brokenPipe = (): Error =>
   denoError("BrokenPipe", "Broken pipe (os error 32)", "EPIPE");
+/** Writing after the peer's reset, the first time it is reported. */
+export const connectionReset = (): Error =>
+  denoError("ConnectionReset", "Connection reset by peer (os error 104)", "ECONNRESET");
 /** What `closeWrite()` returns: it has nothing to wait for, and one
  * settled promise serves every connection. */
 export const DONE: Promise<void> = Promise.resolve();
@@ -133,6 +136,10 @@ export class ReadQueue {
   /** The socket failed: reads reject with it (but EPIPE) once the data
    * before it is read. */
   #failure: unknown;
+  /** A read or a write reported the peer's reset. The kernel reports it
+   * once, as Deno shows it: after that, reads end and writes fail with
+   * EPIPE. */
+  #told = false;
   /** The oldest waiting read, and the ones behind it (concurrent reads
    * are rare: the array is made only for them). */
   #read?: PendingRead;
@@ -148,6 +155,11 @@ export class ReadQueue {
   /** Why the socket failed, if it did. */
   get failure(): unknown {
     return this.#failure;
+  }
+
+  /** Whether the peer sent FIN, or the socket closed. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Takes a received chunk (it must not be reused by the runtime). */
@@ -185,6 +197,22 @@ export class ReadQueue {
   }
 
   /**
+   * What a write fails with once the peer is gone, as the kernel reports it
+   * to Deno: the peer's reset (`ECONNRESET`) if no read or write reported
+   * it yet, else `EPIPE` (Node's and Bun's sockets read the reset in the
+   * background, so their own writes would only ever see `EPIPE`).
+   *
+   * @param err The runtime's error for this write, if it made one.
+   * @returns The error for the write to reject with.
+   */
+  hangUp(err?: unknown): Error {
+    if (err) this.fail(err);
+    if (this.#told || errorCode(this.#failure) !== "ECONNRESET") return brokenPipe();
+    this.#told = true;
+    return connectionReset();
+  }
+
+  /**
    * Reads into `p` what has arrived, waiting for it if nothing has.
    *
    * @param p Where to put the bytes.
@@ -194,8 +222,7 @@ export class ReadQueue {
     if (p.length === 0) return Promise.resolve(0);
     if (!this.#read) {
       if (this.buffered > 0) return Promise.resolve(this.#take(p));
-      const reset = this.#reset();
-      if (reset) return Promise.reject(reset);
+      if (this.#reset()) return Promise.reject(this.#tell());
       if (this.#ended || this.#failure) return Promise.resolve(null);
     }
     return new Promise((resolve, reject) => {
@@ -248,17 +275,24 @@ export class ReadQueue {
 
   /** The failure a read past the data rejects with. EPIPE on a read (Bun
    * reports it after the peer's FIN and RST) means the peer is gone: end of
-   * stream, as Deno reads it, not an error. A reset rejects. */
+   * stream, as Deno reads it, not an error. A reset rejects one read, or
+   * none if a write reported it. */
   #reset(): unknown {
     const failure = this.#failure;
-    return failure && errorCode(failure) !== "EPIPE" ? failure : undefined;
+    return failure && !this.#told && errorCode(failure) !== "EPIPE" ? failure : undefined;
+  }
+
+  /** A read reports the failure: later reads end. */
+  #tell(): unknown {
+    this.#told = true;
+    return this.#failure;
   }
 
   /** Answers waiting reads with what has arrived, or the end. */
   #settle(): void {
     for (let read = this.#read; read; read = this.#read) {
       if (this.buffered > 0) read.resolve(this.#take(read.p));
-      else if (this.#reset()) read.reject(this.#reset());
+      else if (this.#reset()) read.reject(this.#tell());
       else if (this.#ended || this.#failure) read.resolve(null);
       else return;
       this.#nextRead();
@@ -361,7 +395,8 @@ export abstract class QueuedConn<S extends Socket = Socket> implements Conn {
   protected writeRefusal(): unknown {
     if (this.closed) return badResource();
     const failure = this.received.failure;
-    if (this.shut || isHangUp(failure)) return brokenPipe();
+    if (this.shut) return brokenPipe();
+    if (isHangUp(failure)) return this.received.hangUp();
     return failure;
   }
 

@@ -13,11 +13,15 @@ function program(name: string, args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-/** Prints a program's stdout lines with a prefix; resolves to the first. */
-function relay(child: Deno.ChildProcess, prefix: string): { first: Promise<string> } {
+/** Prints a program's stdout lines with a prefix: `first` is the first
+ * line, `done` settles once the last is printed. */
+function relay(
+  child: Deno.ChildProcess,
+  prefix: string,
+): { first: Promise<string>; done: Promise<void> } {
   let resolveFirst!: (line: string) => void;
   const first = new Promise<string>((resolve) => (resolveFirst = resolve));
-  (async () => {
+  const done = (async () => {
     let rest = "";
     for await (const chunk of child.stdout) {
       const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
@@ -27,22 +31,26 @@ function relay(child: Deno.ChildProcess, prefix: string): { first: Promise<strin
         resolveFirst(line);
       }
     }
-    resolveFirst("");
+    if (rest) console.log(`${prefix} ${rest}`);
+    resolveFirst(rest);
   })();
-  return { first };
+  return { first, done };
 }
 
 const server = program("server", ["-p", "0"]);
-const listening = await relay(server, "[server]").first;
+const serverOutput = relay(server, "[server]");
+const listening = await serverOutput.first;
 const port = listening.match(/:(\d+)$/)?.[1];
 if (!port) {
   console.error("demo: the server did not start; see its message above");
   Deno.exit(1);
 }
 const client = program("client", ["-p", port]);
-relay(client, "[client]");
+const clientOutput = relay(client, "[client]");
 const { code } = await client.status;
 await new Promise((resolve) => setTimeout(resolve, 100)); // Let the server log.
 server.kill("SIGTERM");
 const stopped = await server.status;
+// Their last lines may still be on their way through the pipes.
+await Promise.all([serverOutput.done, clientOutput.done]);
 Deno.exit(code || stopped.code);

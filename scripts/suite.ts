@@ -1,7 +1,8 @@
 // The whole suite, as `npm test` runs it: on Deno (the sources), and, once
 // the npm package is built, on Node and on Bun (the package), the three at
 // once. Each runtime's output is kept; what a person sees is one line per
-// runtime, and the failures of a runtime that failed.
+// runtime, and the failures of a runtime that failed. `repeat.ts` runs it
+// many times.
 // Run it: npm test (or deno run -A scripts/suite.ts).
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -68,24 +69,33 @@ async function run(command: string, args: string[], cwd = ROOT): Promise<Outcome
   return { code, output, seconds: (performance.now() - started) / 1000 };
 }
 
-/** The counts a runner printed at its end, and the part of its output that
- * tells what failed. */
+/** The counts a runner printed at its end, the part of its output that
+ * tells what failed, and the names of the tests that failed. */
 interface Report {
   passed: number;
   failed: number;
   skipped: number;
   failures: string;
+  names: string[];
 }
+
+/** The names in `text` that `line` (its first group) matches, each once. */
+const names = (
+  text: string,
+  line: RegExp,
+) => [...new Set([...text.matchAll(line)].map((m) => m[1]))];
 
 function denoReport(output: string): Report {
   const [, passed, failed, skipped] =
     output.match(/(?:ok|FAILED) \| (\d+) passed \| (\d+) failed(?: \| (\d+) ignored)?/) ?? [];
   const errors = output.indexOf(" ERRORS ");
+  const failures = output.indexOf(" FAILURES ");
   return {
     passed: Number(passed ?? 0),
     failed: Number(failed ?? 0),
     skipped: Number(skipped ?? 0),
     failures: errors >= 0 ? output.slice(errors) : "",
+    names: failures >= 0 ? names(output.slice(failures), /^(.+) => \S+:\d+:\d+$/gm) : [],
   };
 }
 
@@ -93,11 +103,13 @@ function nodeReport(output: string): Report {
   const count = (name: string) =>
     Number(output.match(new RegExp(`^ℹ ${name} (\\d+)$`, "m"))?.[1] ?? 0);
   const failing = output.indexOf("✖ failing tests:");
+  const failures = failing >= 0 ? output.slice(failing) : "";
   return {
     passed: count("pass"),
     failed: count("fail"),
     skipped: count("skipped"),
-    failures: failing >= 0 ? output.slice(failing) : "",
+    failures,
+    names: names(failures, /^✖ (.+) \([\d.]+ms\)$/gm),
   };
 }
 
@@ -111,11 +123,13 @@ function bunReport(output: string): Report {
     failed: count("fail"),
     skipped: count("skip"),
     failures: count("fail") > 0 ? failures : "",
+    names: names(output, /^\(fail\) (.+?)(?: \[[\d.]+m?s\])?$/gm),
   };
 }
 
-/** Prints a runtime's line, and what failed if anything did. */
-function tell(name: string, outcome: Outcome, report: Report): boolean {
+/** Prints a runtime's line, and what failed if anything did; returns the
+ * failed tests as `runtime: name`. */
+function tell(name: string, outcome: Outcome, report: Report): string[] {
   const ok = outcome.code === 0 && report.failed === 0 && report.passed > 0;
   const counts = `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped`;
   console.log(
@@ -123,55 +137,73 @@ function tell(name: string, outcome: Outcome, report: Report): boolean {
       outcome.seconds.toFixed(1).padStart(5)
     } s`,
   );
-  if (!ok) console.log(report.failures || outcome.output);
-  return ok;
+  if (ok) return [];
+  console.log(report.failures || outcome.output);
+  const failed = report.names.map((test) => `${name}: ${test}`);
+  return failed.length > 0
+    ? failed
+    : [`${name}: the run (exit code ${outcome.code}, no test named)`];
 }
 
-const deno = Deno.execPath();
-const started = performance.now();
-const onDeno = run(deno, [
-  "test",
-  "--allow-net",
-  "--allow-run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--doc",
-  "--parallel",
-]).then((outcome) => tell("deno", outcome, denoReport(outcome.output)));
+/**
+ * Runs the suite once: Deno, the npm build, then Node and Bun.
+ *
+ * @returns The tests that failed, as `runtime: name`: none if all passed.
+ */
+export async function suite(): Promise<string[]> {
+  const deno = Deno.execPath();
+  const started = performance.now();
+  const onDeno = run(deno, [
+    "test",
+    "--allow-net",
+    "--allow-run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--doc",
+    "--parallel",
+  ]).then((outcome) => tell("deno", outcome, denoReport(outcome.output)));
 
-const build = await run(deno, [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "scripts/build_npm.ts",
-]);
-let built = build.code === 0;
-if (!built) console.log(`FAIL build:npm\n${build.output}`);
-const onNode = built
-  ? run("node", [
-    "--test",
-    "--test-concurrency=3",
-    "--test-timeout=120000",
-    "--test-reporter=spec",
-    ...[...Deno.readDirSync(`${ROOT}npm/test`)]
-      .filter((entry) => entry.name.endsWith("_test.js"))
-      .map((entry) => `npm/test/${entry.name}`),
-  ]).then((outcome) => tell("node", outcome, nodeReport(outcome.output)))
-  : false;
-const onBun = built
-  ? run(
-    `${ROOT}node_modules/bun/bin/bun.exe`,
-    ["test", "--timeout", "120000", "./test/"],
-    `${ROOT}npm`,
-  )
-    .then((outcome) => tell("bun", outcome, bunReport(outcome.output)))
-  : false;
+  const build = await run(deno, [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run",
+    "scripts/build_npm.ts",
+  ]);
+  const built = build.code === 0;
+  if (!built) console.log(`FAIL build:npm\n${build.output}`);
+  const onNode = built
+    ? run("node", [
+      "--test",
+      "--test-concurrency=3",
+      "--test-timeout=120000",
+      "--test-reporter=spec",
+      ...[...Deno.readDirSync(`${ROOT}npm/test`)]
+        .filter((entry) => entry.name.endsWith("_test.js"))
+        .map((entry) => `npm/test/${entry.name}`),
+    ]).then((outcome) => tell("node", outcome, nodeReport(outcome.output)))
+    : [];
+  const onBun = built
+    ? run(
+      `${ROOT}node_modules/bun/bin/bun.exe`,
+      ["test", "--timeout", "120000", "./test/"],
+      `${ROOT}npm`,
+    )
+      .then((outcome) => tell("bun", outcome, bunReport(outcome.output)))
+    : [];
 
-built = (await Promise.all([onDeno, onNode, onBun])).every(Boolean) && built;
-console.log(
-  `${built ? "all passed" : "FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-);
-Deno.exit(built ? 0 : 1);
+  const failed = [
+    ...built ? [] : ["build:npm"],
+    ...(await Promise.all([onDeno, onNode, onBun])).flat(),
+  ];
+  console.log(
+    `${failed.length === 0 ? "all passed" : "FAILED"} in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
+  return failed;
+}
+
+if (import.meta.main) Deno.exit((await suite()).length === 0 ? 0 : 1);

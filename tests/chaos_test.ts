@@ -14,6 +14,7 @@ import { request } from "../mod.ts";
 import { makeCerts, removeCerts } from "./certs.ts";
 import {
   decode,
+  endProgramsAfterEach,
   exchange,
   peers,
   Program,
@@ -23,6 +24,8 @@ import {
   sleep,
   until,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1e9));
 

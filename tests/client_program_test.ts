@@ -9,6 +9,7 @@ import { listen, recvAll, sendAll, serve } from "../mod.ts";
 import {
   closedPort,
   encode,
+  endProgramsAfterEach,
   faulty,
   hasNetns,
   isolated,
@@ -24,6 +25,8 @@ import {
   tutorial,
   until,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 

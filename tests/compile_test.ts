@@ -11,7 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { VERSION } from "../mod.ts";
-import { closedPort, hasNetns, isolated, onDeno, Program, runCommand } from "./helpers.ts";
+import {
+  closedPort,
+  endProgramsAfterEach,
+  hasNetns,
+  isolated,
+  onDeno,
+  Program,
+  runCommand,
+} from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const skip = !onDeno && "deno task compile: run once, on Deno";

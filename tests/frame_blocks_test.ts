@@ -12,12 +12,15 @@ import {
   closedPort,
   dial,
   encode,
+  endProgramsAfterEach,
   onDeno,
   Program,
   PYTHON,
   readToEnd,
   runCommand,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const skip = !onDeno && "the example is a Deno script, not in the npm package";
 const EXAMPLE = [

@@ -13,7 +13,9 @@ import {
   sendAll,
   writeFrame,
 } from "../mod.ts";
-import { decode, dial, encode, Program, PYTHON } from "./helpers.ts";
+import { decode, dial, encode, endProgramsAfterEach, Program, PYTHON } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const fixture = (name: string) => new URL(`fixtures/${name}`, import.meta.url).pathname;
 

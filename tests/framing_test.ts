@@ -24,6 +24,7 @@ import {
   decode,
   dial,
   encode,
+  endProgramsAfterEach,
   Program,
   PYTHON,
   readToEnd,
@@ -33,6 +34,8 @@ import {
   testServer,
   until,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map((server) => server.shutdown(0))));

@@ -2,6 +2,7 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
+import { afterEach, beforeEach } from "node:test";
 import {
   type Conn,
   connect,
@@ -71,6 +72,37 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | "s
   }
 }
 
+/** The programs started and not yet exited. */
+const running = new Set<Program>();
+/** Whether a test of a file that called {@linkcode endProgramsAfterEach}
+ * runs: only there is a program ended when its test ends. */
+let inTest = false;
+
+/**
+ * Makes every {@linkcode Program} a test starts end (SIGKILL, by its PID)
+ * when the test ends, pass, fail or time out. Call it once at the top of
+ * each test file that starts programs: elsewhere `Program` throws. Tests
+ * of a file run one at a time on every runner. The hooks are the file's
+ * own: Bun runs every file in one process, and hooks registered once in
+ * this module would reach only the first file it loads; it also skips
+ * `t.after()` for a test that timed out, `afterEach()` it does not.
+ */
+export function endProgramsAfterEach(): void {
+  beforeEach(() => {
+    inTest = true;
+  });
+  afterEach(async () => {
+    inTest = false;
+    const left = [...running];
+    for (const program of left) program.signal("SIGKILL");
+    for (const program of left) {
+      if (await within(program.exited, 10_000) === "still pending") {
+        throw new Error(`${program.child.spawnfile} (PID ${program.child.pid}) outlived SIGKILL`);
+      }
+    }
+  });
+}
+
 /** A command line quoted for `sh`. */
 export function shellQuote(args: string[]): string {
   return args.map((s) => `'${s.replaceAll("'", `'\\''`)}'`).join(" ");
@@ -105,13 +137,22 @@ export class Program {
    * @param options `env` added to ours (`undefined` removes a variable);
    * `cwd`; `group` runs it in its own
    * process group and signals the whole group (for launchers such as npx,
-   * which do not pass signals on to the program they start).
+   * which do not pass signals on to the program they start); `input`, its
+   * whole stdin (else it has none).
    */
   constructor(
     command: string[],
     args: string[],
-    options: { env?: Record<string, string | undefined>; cwd?: string; group?: boolean } = {},
+    options: {
+      env?: Record<string, string | undefined>;
+      cwd?: string;
+      group?: boolean;
+      input?: string;
+    } = {},
   ) {
+    if (!inTest) {
+      throw new Error("start programs in tests of a file that calls endProgramsAfterEach()");
+    }
     this.#group = options.group ?? false;
     const env: Record<string, string> = {};
     // Deno's update check, in the background, would reach for the network
@@ -121,15 +162,20 @@ export class Program {
       if (value !== undefined) env[key] = value;
     }
     this.child = spawn(command[0], [...command.slice(1), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env,
       cwd: options.cwd,
       detached: this.#group,
     });
+    this.child.stdin?.end(options.input);
     this.#collect(this.child.stdout!, this.stdout);
     this.#collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
-    this.exited.then(() => this.#notify());
+    running.add(this);
+    this.exited.then(() => {
+      running.delete(this);
+      this.#notify();
+    });
   }
 
   #collect(stream: NodeJS.ReadableStream, into: string[]): void {
@@ -141,6 +187,7 @@ export class Program {
       into.push(...lines);
       this.#notify();
     });
+    stream.on("end", () => rest && into.push(rest)); // A last line without its newline.
   }
 
   #notify(): void {

@@ -10,7 +10,9 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { onDeno, Program, runCommand } from "./helpers.ts";
+import { endProgramsAfterEach, onDeno, Program, runCommand } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const skip = !onDeno && "the JSR package: Deno only";

@@ -16,6 +16,7 @@ import {
 import {
   closedPort,
   encode,
+  endProgramsAfterEach,
   faulty,
   noErrors,
   Program,
@@ -24,6 +25,8 @@ import {
   tcp,
   testServer,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 test("load() counts each failure by kind against a server that fails on purpose", async () => {
   const server = await testServer(faulty);

@@ -2,7 +2,7 @@
 // behaves the same on every runtime (Deno's sockets, the node:net adapter):
 // errors, queued connections, EOF, reset and backpressure.
 import { test } from "node:test";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import {
   acceptErrorKind,
@@ -17,8 +17,40 @@ import {
   type TcpAddr,
 } from "../mod.ts";
 import { rawCode } from "../net.ts";
-import { decode, encode, onBun, onDeno, PYTHON, sleep, tcp, within } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  endProgramsAfterEach,
+  onBun,
+  onDeno,
+  Program,
+  PYTHON,
+  sleep,
+  tcp,
+  within,
+} from "./helpers.ts";
 import { AcceptQueue, QueuedConn } from "../runtime/queues.ts";
+
+endProgramsAfterEach();
+
+/** A Python peer (argument: the port) that connects, waits for one octet,
+ * sends five, and resets (SO_LINGER 0). */
+const SEND_AND_RESET = "import socket, struct, sys\n" +
+  "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+  "s.recv(1)\n" +
+  "s.sendall(b'Hi th')\n" +
+  "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+  "s.close()\n";
+
+/** A Python peer that listens on a free port, prints it, accepts one
+ * connection, reads one octet and resets it (SO_LINGER 0). */
+const RESET_ON_FIRST_OCTET = "import socket, struct\n" +
+  "listener = socket.create_server(('127.0.0.1', 0))\n" +
+  "print(listener.getsockname()[1], flush=True)\n" +
+  "s, _ = listener.accept()\n" +
+  "s.recv(1)\n" +
+  "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+  "s.close()\n";
 
 /** A listener on a free loopback port, and one connection to it from each end. */
 async function pair(): Promise<{
@@ -221,21 +253,11 @@ test("read() resolves null when the peer closes with our bytes unread, and writi
 
 test("read() rejects with ECONNRESET after the bytes that came before a reset", async () => {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const python = spawn(PYTHON, [
-    "-c",
-    "import socket, struct, sys, time\n" +
-    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
-    "time.sleep(0.2)\n" + // Accepted by then.
-    "s.sendall(b'Hi th')\n" +
-    "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
-    "s.close()\n",
-    String(listener.addr.port),
-  ]);
-  const exited = new Promise((resolve) => python.on("close", resolve));
+  const python = new Program([PYTHON, "-c", SEND_AND_RESET], [String(listener.addr.port)]);
   try {
     const server = await listener.accept();
-    await exited;
-    await sleep(50);
+    await sendAll(server, encode("!")); // Accepted: the peer may go on.
+    assert.equal(await python.exited, 0, python.stderr.join("\n"));
     const p = new Uint8Array(16);
     assert.equal(await server.read(p), 5);
     assert.equal(decode(p.subarray(0, 5)), "Hi th");
@@ -252,8 +274,40 @@ test("read() rejects with ECONNRESET after the bytes that came before a reset", 
     );
     server.close();
   } finally {
-    python.kill();
     listener.close();
+  }
+});
+
+test("after the peer's reset the first read or write fails with ECONNRESET, later writes with EPIPE, later reads end", async () => {
+  // As the kernel tells Deno: a reset is reported once, to whichever call
+  // meets it first. Node and Bun read it in the background; their writes
+  // must still say it, once.
+  for (const first of ["read", "write"] as const) {
+    const python = new Program([PYTHON, "-c", RESET_ON_FIRST_OCTET], []);
+    const [, port] = await python.waitForLine(/^(\d+)$/);
+    const conn = await connect({ hostname: "127.0.0.1", port: Number(port) });
+    try {
+      await sendAll(conn, encode("x"));
+      assert.equal(await python.exited, 0, python.stderr.join("\n")); // The reset is sent.
+      let failure: unknown;
+      if (first === "read") failure = await conn.read(new Uint8Array(16)).catch((err) => err);
+      else {
+        // A write before the reset arrives succeeds; the one after it fails.
+        const deadline = Date.now() + 10_000;
+        for (let writes = 1; !failure; writes++) {
+          failure = await conn.write(encode("x")).then(() => undefined, (err) => err);
+          assert(failure || (Date.now() < deadline && writes < 1000), `${writes} writes went`);
+          if (!failure) await sleep(10);
+        }
+      }
+      assert.equal(errorCode(failure), "ECONNRESET", `${first} gave ${failure}`);
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(conn.write(encode("x")), (err) => errorCode(err) === "EPIPE");
+        assert.equal(await conn.read(new Uint8Array(16)), null);
+      }
+    } finally {
+      closeAll(conn);
+    }
   }
 });
 

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { IncompleteReadError, recvAll, sendAll } from "../mod.ts";
-import { decode, encode, sleep, within } from "./helpers.ts";
+import { decode, encode, sleep, until, within } from "./helpers.ts";
 import { socketPair } from "./sources.ts";
 
 const EVENTS = ["readable", "data", "end", "close", "error", "drain"];
@@ -64,8 +64,11 @@ test("recvAll() takes a message already buffered without adding a listener", asy
   const { client, peer, close } = await socketPair();
   try {
     peer.write("Farewell, client");
-    await sleep(50); // Node reads them into the socket's buffer meanwhile.
-    assert.equal(client.readableLength, 16);
+    // Node reads them into the socket's buffer, with no reader.
+    await until(
+      () => client.readableLength === 16,
+      () => `${client.readableLength} bytes buffered`,
+    );
     const added: string[] = [];
     client.on("newListener", (event: string) => added.push(event));
     assert.equal(decode(await recvAll(client, 16)), "Farewell, client");
@@ -121,7 +124,9 @@ test("recvAll() rejects with ECONNRESET when the peer resets a net.Socket", asyn
     const before = listeners(client);
     const reading = recvAll(client, 16);
     peer.write("Hi th");
-    await sleep(50);
+    // Read before the reset comes: with it, Node's libuv would read the
+    // hang-up as end of stream (libuv/libuv#2319).
+    await until(() => client.bytesRead === 5, () => `${client.bytesRead} bytes read`);
     peer.resetAndDestroy();
     await assert.rejects(reading, { code: "ECONNRESET" });
     assert.deepEqual(listeners(client), before);
@@ -152,7 +157,7 @@ test("recvAll() on a net.Socket rejects with the signal's reason, and puts back 
     const controller = new AbortController();
     const reading = recvAll(client, 16, { signal: controller.signal });
     peer.write("Hi th");
-    await sleep(50);
+    await until(() => client.bytesRead === 5, () => `${client.bytesRead} bytes read`);
     controller.abort(new Error("deadline"));
     await assert.rejects(reading, { message: "deadline" });
     assert.deepEqual(listeners(client), before);

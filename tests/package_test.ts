@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { connect, listen } from "../mod.ts";
-import { Program, runCommand } from "./helpers.ts";
+import { endProgramsAfterEach, Program, runCommand } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const onDeno = "Deno" in globalThis;
 const onBun = "Bun" in globalThis;

@@ -2,10 +2,10 @@
 // them, hosts, usage errors, --help and --version, and Deno's permission.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { VERSION } from "../mod.ts";
 import {
+  endProgramsAfterEach,
   hasNetns,
   invokedName,
   isolated,
@@ -17,6 +17,8 @@ import {
   runProgram,
   startServer,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 test("server and client CLIs do the tutorial's exchange and tell its story", async () => {
   const { server, port } = await startServer();
@@ -197,17 +199,11 @@ test("Deno without --allow-net: one line naming the flag", {
   const deno = process.execPath;
   const script = new URL("../client.ts", import.meta.url).pathname;
   // An explicit permission flag, or Deno's node:child_process grants -A.
-  const child = spawn(deno, ["run", "--allow-env=NO_COLOR", script, "-p", "1"], {
-    stdio: "pipe",
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const code = await new Promise((resolve) => child.on("close", resolve));
-  assert.equal(code, 1);
-  assert.equal(
-    stderr,
-    "client: cannot connect to 127.0.0.1:1: network access denied — run deno with --allow-net\n",
-  );
+  const client = new Program([deno, "run", "--allow-env=NO_COLOR", script], ["-p", "1"]);
+  assert.equal(await client.exited, 1);
+  assert.deepEqual(client.stderr, [
+    "client: cannot connect to 127.0.0.1:1: network access denied — run deno with --allow-net",
+  ]);
 });
 
 /** Runs the tutorial's Python program on a free port. */

@@ -10,7 +10,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { recvAll, sendAll, serve, type Server } from "../mod.ts";
 import { makeCerts, removeCerts } from "./certs.ts";
-import { onDeno, Program, programCommand, runCommand, testServer } from "./helpers.ts";
+import {
+  endProgramsAfterEach,
+  onDeno,
+  Program,
+  programCommand,
+  runCommand,
+  testServer,
+} from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const certs = makeCerts();
 const running: Program[] = [];

@@ -21,6 +21,7 @@ import {
 import { makeCerts, removeCerts } from "./certs.ts";
 import {
   decode,
+  endProgramsAfterEach,
   onDeno,
   Program,
   PYTHON,
@@ -29,6 +30,8 @@ import {
   until,
   within,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 const certs = makeCerts();
 const pem = (path: string) => certs.text(path);

@@ -4,7 +4,6 @@
 // foreign peers both ways (Python's AF_UNIX sockets, socat).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -19,15 +18,17 @@ import { join } from "node:path";
 import { connect, listen, NetError, request, serve } from "../mod.ts";
 import {
   decode,
+  endProgramsAfterEach,
   invokedName,
   onDeno,
   Program,
   programCommand,
   PYTHON,
-  type Ran,
   runCommand,
   until,
 } from "./helpers.ts";
+
+endProgramsAfterEach();
 
 // Short paths: a socket's path has at most 107 bytes.
 const root = mkdtempSync("/tmp/t16u-");
@@ -86,22 +87,6 @@ async function staleSocket(path: string): Promise<void> {
 /** The programs, with what Deno needs for a socket file in `dir`. */
 const program = (name: "server" | "client", dir: string) =>
   programCommand(name, [`--allow-read=${dir}`, `--allow-write=${dir}`]);
-
-/** Runs a command with `input` on its stdin, to its end (at most `ms`). */
-function withInput(command: string[], input: string, ms = 20_000): Promise<Ran> {
-  const child = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-  const out = { stdout: "", stderr: "" };
-  child.stdout.on("data", (chunk) => (out.stdout += chunk));
-  child.stderr.on("data", (chunk) => (out.stderr += chunk));
-  child.stdin.end(input);
-  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
-  return new Promise((resolve) =>
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: [out.stdout], stderr: out.stderr ? [out.stderr] : [] });
-    })
-  );
-}
 
 test("listen() on a Unix socket replaces a stale socket file, serves on it, removes it on close", async () => {
   const { path } = fresh();
@@ -415,10 +400,9 @@ test("socat's UNIX-CONNECT against the server --unix: the reply, byte for byte",
     await server.waitForLine(/^Listening at /);
     // socat sends stdin, half-closes, and prints what comes back until the
     // server closes.
-    const socat = await withInput(
-      ["socat", "-t", "5", "-", `UNIX-CONNECT:${path}`],
-      "Hi there, server",
-    );
+    const socat = await runCommand(["socat", "-t", "5", "-", `UNIX-CONNECT:${path}`], [], {
+      input: "Hi there, server",
+    });
     assert.equal(socat.code, 0, socat.stderr.join("\n"));
     assert.deepEqual(socat.stdout, ["Farewell, client"]);
     await server.waitForLine(/^Reply sent, socket closed$/);
