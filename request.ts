@@ -11,24 +11,18 @@ import {
   addrOf,
   closeQuietly,
   type Conn,
-  type ConnectOptions,
   type Dialer,
   type NetAddr,
   NetError,
   type NetOp,
+  type TcpOptions,
   toNetError,
 } from "./net.ts";
 import { connect, connectTls } from "./runtime/deno.ts";
 import { checkClientTls, type TlsOption } from "./tls.ts";
-import {
-  DEFAULT_HOST,
-  DEFAULT_MESSAGE,
-  DEFAULT_PORT,
-  DEFAULT_REPLY,
-  DEFAULT_TIMEOUT,
-  MESSAGE_LENGTH,
-} from "./protocol.ts";
+import { DEFAULT_MESSAGE, DEFAULT_REPLY, DEFAULT_TIMEOUT, MESSAGE_LENGTH } from "./protocol.ts";
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
+import { endpointOf, namesEndpoint } from "./internal/endpoint.ts";
 import { equalBytes, repr, toBytes } from "./internal/bytes.ts";
 import { checkDuration, checkWhole } from "./internal/checks.ts";
 import { FrameReader } from "./frame_reader.ts";
@@ -273,10 +267,9 @@ export function planOf(options: RequestOptions): Plan {
  * give TLS to a Unix socket or a dialer, or its `ca` is not PEM.
  */
 export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undefined } {
-  const { transport = "tcp", hostname, port, path, tls } = options;
-  const tcp = hostname !== undefined || port !== undefined;
+  const { transport, tls } = options;
   if (options.connect) {
-    if (tcp || path !== undefined || options.transport) {
+    if (namesEndpoint(options)) {
       throw new RangeError("give a connect function, or where to connect, not both");
     }
     if (tls !== undefined) {
@@ -284,22 +277,16 @@ export function dialerOf(options: Target): { dial: Dialer; addr: NetAddr | undef
     }
     return { dial: options.connect, addr: undefined };
   }
-  let where: ConnectOptions;
-  if (transport === "unix") {
-    if (tls !== undefined) throw new RangeError("TLS is over TCP, not a Unix socket");
-    if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
-    if (!path) throw new RangeError("a Unix socket needs a path");
-    where = { transport, path };
-  } else {
-    if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
-    where = { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
-    if (tls !== undefined) {
-      checkClientTls(tls);
-      const tcpWhere = where;
-      return { dial: (signal) => connectTls({ ...tcpWhere, tls, signal }), addr: addrOf(where) };
-    }
+  if (tls !== undefined && transport === "unix") {
+    throw new RangeError("TLS is over TCP, not a Unix socket");
   }
-  return { dial: (signal) => connect({ ...where, signal }), addr: addrOf(where) };
+  const where = endpointOf(options);
+  if (tls === undefined) {
+    return { dial: (signal) => connect({ ...where, signal }), addr: addrOf(where) };
+  }
+  checkClientTls(tls);
+  const tcp = where as TcpOptions;
+  return { dial: (signal) => connectTls({ ...tcp, tls, signal }), addr: addrOf(tcp) };
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   type NetAddr,
   NetError,
   peerName,
+  type TcpOptions,
   toNetError,
 } from "./net.ts";
 import { listen, listenTls } from "./runtime/deno.ts";
@@ -38,16 +39,15 @@ import {
 } from "./tls.ts";
 import {
   DEFAULT_GRACE,
-  DEFAULT_HOST,
   DEFAULT_LINGER,
   DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_PORT,
   DEFAULT_REPLY,
   DEFAULT_TIMEOUT,
   MESSAGE_LENGTH,
 } from "./protocol.ts";
 import { DeadlineQueue, type Timed } from "./internal/deadline_queue.ts";
 import { Burst } from "./internal/burst.ts";
+import { endpointOf, namesEndpoint } from "./internal/endpoint.ts";
 import { toBytes } from "./internal/bytes.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { DEFAULT_MAX_MESSAGE, frame, type Framing, readFramed } from "./framing.ts";
@@ -317,10 +317,9 @@ export async function serve<O extends ServeOptions = ServeOptions>(
  * TLS to a Unix socket or a listener, or its certificate or key is not PEM.
  */
 function listenOptions(options: ServeOptions): ListenOptions | TlsListenOptions | undefined {
-  const { transport = "tcp", hostname, port, path, listener, tls } = options;
-  const tcp = hostname !== undefined || port !== undefined;
+  const { transport, listener, tls } = options;
   if (listener) {
-    if (tcp || path !== undefined || options.transport) {
+    if (namesEndpoint(options)) {
       throw new RangeError("give a listener, or where to listen, not both");
     }
     if (tls) throw new RangeError("a listener brings its own TLS, if any: leave tls out");
@@ -329,17 +328,10 @@ function listenOptions(options: ServeOptions): ListenOptions | TlsListenOptions 
   if (tls && transport === "unix") {
     throw new RangeError("TLS is served over TCP, not a Unix socket");
   }
-  if (tls) {
-    checkServerTls(tls);
-    return { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT, tls };
-  }
-  if (transport === "unix") {
-    if (tcp) throw new RangeError("a Unix socket has a path, not a hostname or port");
-    if (!path) throw new RangeError("a Unix socket needs a path");
-    return { transport, path };
-  }
-  if (path !== undefined) throw new RangeError(`a path is for transport "unix"`);
-  return { hostname: hostname ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT };
+  const where = endpointOf(options);
+  if (!tls) return where;
+  checkServerTls(tls);
+  return { ...where as TcpOptions, tls };
 }
 
 /** A listener that throws must not take the server down with it. */
