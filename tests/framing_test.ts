@@ -3,7 +3,7 @@
 // the limit, end of stream inside a frame), the programs end to end, and a
 // real Redis (redis-server from Debian's packages; skipped where it is not
 // installed) answering PING to the client's health check.
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
@@ -14,8 +14,6 @@ import {
   request,
   sendAll,
   serve,
-  type ServeOptions,
-  type Server,
   type ServerEvent,
   UnexpectedReplyError,
 } from "../mod.ts";
@@ -28,6 +26,7 @@ import {
   Program,
   PYTHON,
   readToEnd,
+  recordingServers,
   runCommand,
   runProgram,
   startServer,
@@ -37,15 +36,7 @@ import {
 
 endProgramsAfterEach();
 
-const servers: Server[] = [];
-after(() => Promise.all(servers.map((server) => server.shutdown(0))));
-
-async function recorded(options: ServeOptions) {
-  const events: ServerEvent[] = [];
-  const server = await serve({ port: 0, onEvent: (e) => events.push(e), ...options });
-  servers.push(server);
-  return { server, events, port: server.addr.port };
-}
+const recorded = recordingServers();
 
 /** Sends `pieces` one write each, a tick apart, then reads to the end. */
 async function exchangeInPieces(port: number, pieces: Uint8Array[]): Promise<Uint8Array> {

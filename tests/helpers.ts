@@ -2,7 +2,7 @@
 // them, and drive raw sockets against a server.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
-import { afterEach, beforeEach } from "node:test";
+import { after, afterEach, beforeEach } from "node:test";
 import {
   type Conn,
   connect,
@@ -11,6 +11,10 @@ import {
   NetError,
   recvAll,
   sendAll,
+  serve,
+  type ServeOptions,
+  type Server,
+  type ServerEvent,
   type TcpAddr,
 } from "../mod.ts";
 
@@ -101,6 +105,30 @@ export function endProgramsAfterEach(): void {
       }
     }
   });
+}
+
+/**
+ * A way to start `serve()` on a free port (unless a listener is given)
+ * with its events recorded; every server it starts is shut down at once
+ * after the file's tests, pass or fail (Node would wait forever on one
+ * left listening). Call it once at the top of a test file: the hook is the
+ * file's own, as {@linkcode endProgramsAfterEach}'s are.
+ *
+ * @returns `recorded(options)`: the server, its events, its port.
+ */
+export function recordingServers(): (
+  options?: ServeOptions,
+) => Promise<{ server: Server<TcpAddr>; events: ServerEvent[]; port: number }> {
+  const servers: Server[] = [];
+  after(() => Promise.all(servers.map((server) => server.shutdown(0))));
+  return async (options = {}) => {
+    const events: ServerEvent[] = [];
+    const where = options.listener ? {} : { port: 0 };
+    const server = await serve({ ...where, onEvent: (e) => events.push(e), ...options });
+    servers.push(server);
+    const tcp = server as Server<TcpAddr>;
+    return { server: tcp, events, port: tcp.addr.port };
+  };
 }
 
 /** A command line quoted for `sh`. */

@@ -1,6 +1,6 @@
 // serve() against bad peers: early EOF, reset, floods, idlers, the read
 // deadline, the connection cap, and graceful shutdown, over real sockets.
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -15,8 +15,6 @@ import {
   request,
   sendAll,
   serve,
-  type ServeOptions,
-  type Server,
   type ServerEvent,
 } from "../mod.ts";
 import {
@@ -32,6 +30,7 @@ import {
   Program,
   PYTHON,
   readToEnd,
+  recordingServers,
   sendSlowly,
   sleep,
   until,
@@ -40,9 +39,9 @@ import {
 
 endProgramsAfterEach();
 
-const servers: Server[] = [];
-// A failed test must not leave a server listening: Node would wait forever.
-after(() => Promise.all(servers.map((server) => server.shutdown(0))));
+/** A server on a free port (or `options.listener`) that records its
+ * events; shut down after the file's tests. */
+const recorded = recordingServers();
 
 /** A listener on a free port whose connections count the octets read
  * from them: `received()`. */
@@ -71,16 +70,6 @@ async function counting(): Promise<{ listener: Listener; received: () => number 
     close: () => inner.close(),
   };
   return { listener, received: () => received };
-}
-
-/** A server on a free port (or `options.listener`) that records its
- * events. */
-async function recorded(options: ServeOptions = {}) {
-  const events: ServerEvent[] = [];
-  const where = options.listener ? {} : { port: 0 };
-  const server = await serve({ ...where, onEvent: (e) => events.push(e), ...options });
-  servers.push(server);
-  return { server, events, port: server.addr.port };
 }
 
 for (const told of ["all", "problems"] as const) {
